@@ -1,0 +1,141 @@
+// Package localstore is the tablet's SQLite store: the village replica,
+// the outbox of cash records and the receipts. The file holds cash records,
+// so it is opened with WAL and synchronous=FULL: a write that returned is
+// on disk before the receipt is shown.
+package localstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+
+	"villagesync/migrations"
+)
+
+// Store is the open tablet database.
+type Store struct {
+	DB   *sql.DB
+	Path string
+}
+
+// dsn carries the pragmas in the connection string so that every
+// connection the pool opens gets them.
+func dsn(path string) string {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"foreign_keys(1)",
+		"busy_timeout(5000)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate") // writers take the lock at BEGIN: no upgrade deadlocks
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open creates or opens the store at path, checks that the durability
+// settings took effect and applies the migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("localstore: create folder: %w", err)
+	}
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, fmt.Errorf("localstore: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1) // one writer; SQLite serialises writes anyway
+	s := &Store{DB: db, Path: path}
+	if err := s.checkPragmas(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if _, err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.DB.Close() }
+
+func (s *Store) checkPragmas(ctx context.Context) error {
+	var mode string
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("localstore: read journal_mode: %w", err)
+	}
+	var sync, fk int
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return err
+	}
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return err
+	}
+	var problems []string
+	if !strings.EqualFold(mode, "wal") {
+		problems = append(problems, "journal_mode is "+mode+", want wal")
+	}
+	if sync != 2 {
+		problems = append(problems, fmt.Sprintf("synchronous is %d, want 2 (FULL)", sync))
+	}
+	if fk != 1 {
+		problems = append(problems, "foreign_keys is off")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("localstore: %s: unsafe settings: %s", s.Path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Migrate applies pending migrations and returns the schema version.
+// A store written by a newer app is refused rather than touched.
+func (s *Store) Migrate(ctx context.Context) (int64, error) {
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.DB, migrations.SQLite())
+	if err != nil {
+		return 0, fmt.Errorf("localstore: migrations: %w", err)
+	}
+	var known int64
+	for _, src := range p.ListSources() {
+		known = max(known, src.Version)
+	}
+	cur, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("localstore: schema version: %w", err)
+	}
+	if cur > known {
+		return cur, fmt.Errorf("localstore: %s was written by a newer agentapp (schema %d, this one knows %d): update the app", s.Path, cur, known)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return 0, fmt.Errorf("localstore: migrate: %w", err)
+	}
+	return p.GetDBVersion(ctx)
+}
+
+// Info describes the open store.
+type Info struct {
+	Path          string `json:"path"`
+	SchemaVersion int64  `json:"schema_version"`
+	JournalMode   string `json:"journal_mode"`
+}
+
+// Info reads the store's description.
+func (s *Store) Info(ctx context.Context) (Info, error) {
+	in := Info{Path: s.Path}
+	if err := s.DB.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&in.JournalMode); err != nil {
+		return in, err
+	}
+	err := s.DB.QueryRowContext(ctx, "SELECT max(version_id) FROM goose_db_version WHERE is_applied").Scan(&in.SchemaVersion)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil
+	}
+	return in, err
+}

@@ -1,0 +1,104 @@
+// Command agentapp is the village agent's tablet app: it keeps the village
+// roster and the cash records in a local SQLite file, works with no
+// network, and syncs with the server when a network is there.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	_ "time/tzdata" // business days are Asia/Shanghai on any tablet
+
+	"villagesync/agentapp/internal/localstore"
+)
+
+// version is stamped by `make build` with -ldflags.
+var version = "dev"
+
+const usage = `villagesync 村居代办员终端 (agentapp)
+
+usage: agentapp [--db FILE] COMMAND
+
+commands:
+  info       show the local store (path, schema version, journal mode)
+  version    print the version
+  help       show this help
+
+flags:
+  --db FILE  the local store (default: $XDG_DATA_HOME/villagesync/agent.db,
+             or ~/.local/share/villagesync/agent.db)
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "agentapp:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("agentapp", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	dbPath := fs.String("db", defaultDBPath(), "local store file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	cmd := fs.Arg(0)
+	switch cmd {
+	case "", "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "villagesync agentapp", version)
+		return nil
+	}
+	st, err := localstore.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch cmd {
+	case "info":
+		in, err := st.Info(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	default:
+		return usageError{fmt.Errorf("unknown command %q (agentapp help lists them)", cmd)}
+	}
+}
+
+// defaultDBPath is the store in the user's data folder.
+func defaultDBPath() string {
+	dir := os.Getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "agent.db"
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "villagesync", "agent.db")
+}

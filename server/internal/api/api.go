@@ -1,0 +1,106 @@
+// Package api is the server's HTTP layer: the echo instance, its
+// middleware, the one route table and the mapping of errors to the JSON
+// error shape. Handlers are thin: bind, take the principal, call one service
+// method, render.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"villagesync/server/internal/obs"
+	"villagesync/server/internal/store"
+)
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	BodyLimit string // echo size string, e.g. "32M"
+}
+
+// Server holds what the handlers need.
+type Server struct {
+	cfg     Config
+	db      *store.DB
+	log     *slog.Logger
+	metrics *obs.Metrics
+	schema  atomic.Pointer[store.SchemaState]
+}
+
+// New builds the echo app with all routes and middleware. schema is the
+// state found at start-up; while it is not ready, the API answers 503.
+func New(cfg Config, db *store.DB, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
+	s := &Server{cfg: cfg, db: db, log: log.With("component", "api"), metrics: metrics}
+	s.schema.Store(&schema)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(
+		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+			RequestIDHandler: func(c echo.Context, id string) {
+				c.SetRequest(c.Request().WithContext(obs.WithRequestID(c.Request().Context(), id)))
+			},
+		}),
+		s.logRequests,
+		s.recoverPanics,
+		middleware.BodyLimit(cfg.BodyLimit),
+		middleware.Gzip(),
+		middleware.Decompress(),
+	)
+	s.mount(e, Routes(s))
+	return e, s
+}
+
+// logRequests logs one line per request and records its metrics. The
+// query string is never logged: it may hold ID numbers or codes.
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := s.db.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		elapsed := s.db.Now().Sub(start)
+		s.metrics.Requests.WithLabelValues(req.Method, route, strconv.Itoa(res.Status)).Inc()
+		s.metrics.Duration.WithLabelValues(req.Method, route).Observe(elapsed.Seconds())
+		level := slog.LevelInfo
+		if res.Status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(req.Context(), level, "request",
+			"method", req.Method, "route", route, "status", res.Status,
+			"bytes", res.Size, "duration_ms", elapsed.Milliseconds(), "remote", c.RealIP())
+		return nil
+	}
+}
+
+// recoverPanics turns a handler panic into a 500 and a logged stack.
+func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
+	return middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack))
+			return err
+		},
+	})(next)
+}
+
+// schemaReady gates the API while the database schema is not the one this
+// binary knows (a newer binary migrated it, or migration failed).
+func (s *Server) schemaReady(ctx context.Context) error {
+	st := s.schema.Load()
+	if st.Ready() {
+		return nil
+	}
+	return schemaError(*st)
+}
