@@ -18,8 +18,18 @@ type Cluster struct {
 	Dir string // the folder that holds data/, the log and the port file
 }
 
-func (c Cluster) data() string     { return filepath.Join(c.Dir, "data") }
-func (c Cluster) portFile() string { return filepath.Join(c.Dir, "port") }
+// dir is the cluster folder as an absolute path: the PostgreSQL programs
+// run from "/" and must not resolve it against another working directory.
+func (c Cluster) dir() string {
+	abs, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return c.Dir
+	}
+	return abs
+}
+
+func (c Cluster) data() string     { return filepath.Join(c.dir(), "data") }
+func (c Cluster) portFile() string { return filepath.Join(c.dir(), "port") }
 
 // Port is the cluster's TCP port, chosen once when the cluster was made.
 func (c Cluster) Port() (int, error) {
@@ -47,11 +57,7 @@ func (c Cluster) Start(ctx context.Context) (started bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	dir, err := filepath.Abs(c.Dir)
-	if err != nil {
-		return false, err
-	}
-	c.Dir = dir
+	c.Dir = c.dir()
 	if _, err := os.Stat(filepath.Join(c.data(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
 		if err := o.mkdirOwned(c.Dir); err != nil {
 			return false, err
