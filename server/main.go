@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -33,6 +34,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"villagesync/server/internal/api"
+	"villagesync/server/internal/auth"
 	"villagesync/server/internal/demo"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pglocal"
@@ -55,6 +57,8 @@ type Config struct {
 	IdleTimeout     time.Duration // IDLE_TIMEOUT
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT: grace for in-flight requests
 	Demo            bool          // DEMO: load the demo district at start
+	JWTKey          string        // JWT_KEY (or JWT_KEY_FILE): Ed25519 private key, PEM
+	JWTKeyFile      string        // JWT_KEY_FILE; `make run` generates DATA_DIR/jwt-ed25519.pem
 }
 
 // DefaultConfig is the configuration with every default filled in.
@@ -105,6 +109,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	str("ADDR", &cfg.Addr)
 	secret("DATABASE_URL", &cfg.DatabaseURL)
 	str("DATA_DIR", &cfg.DataDir)
+	str("JWT_KEY", &cfg.JWTKey)
+	str("JWT_KEY_FILE", &cfg.JWTKeyFile)
 	str("BODY_LIMIT", &cfg.BodyLimit)
 	dur("READ_TIMEOUT", &cfg.ReadTimeout)
 	dur("WRITE_TIMEOUT", &cfg.WriteTimeout)
@@ -158,9 +164,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cluster := pglocal.Cluster{Dir: filepath.Join(cfg.DataDir, "pg")}
 	switch cmd {
 	case "serve":
-		return Run(ctx, cfg, log, nil)
+		return Run(ctx, cfg, log, stdout, nil)
 	case "dev":
-		return runDev(ctx, cfg, log, cluster)
+		return runDev(ctx, cfg, log, stdout, cluster)
 	case "migrate":
 		db, err := openDB(ctx, cfg, log)
 		if err != nil {
@@ -195,8 +201,14 @@ configuration is read from the environment; see README.md
 
 // runDev is `make run`: a local cluster when DATABASE_URL is unset, the
 // demo district, and the server; on exit it stops what it started.
-func runDev(ctx context.Context, cfg Config, log *slog.Logger, cluster pglocal.Cluster) (err error) {
+func runDev(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, cluster pglocal.Cluster) (err error) {
 	cfg.Demo = true
+	if cfg.JWTKey == "" && cfg.JWTKeyFile == "" {
+		cfg.JWTKeyFile = filepath.Join(cfg.DataDir, "jwt-ed25519.pem")
+		if _, err := auth.LoadOrCreateKeyFile(cfg.JWTKeyFile); err != nil {
+			return fmt.Errorf("JWT key: %w", err)
+		}
+	}
 	if cfg.DatabaseURL == "" {
 		started, err := cluster.Start(ctx)
 		if err != nil {
@@ -217,7 +229,7 @@ func runDev(ctx context.Context, cfg Config, log *slog.Logger, cluster pglocal.C
 			return err
 		}
 	}
-	return Run(ctx, cfg, log, nil)
+	return Run(ctx, cfg, log, stdout, nil)
 }
 
 func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
@@ -227,10 +239,33 @@ func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error
 	return store.Open(ctx, cfg.DatabaseURL, log, time.Now)
 }
 
+// signingKey loads the access-token key from JWT_KEY or JWT_KEY_FILE.
+func signingKey(cfg Config) (ed25519.PrivateKey, error) {
+	switch {
+	case cfg.JWTKey != "":
+		return auth.LoadKey([]byte(cfg.JWTKey))
+	case cfg.JWTKeyFile != "":
+		b, err := os.ReadFile(cfg.JWTKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("JWT_KEY_FILE: %w", err)
+		}
+		return auth.LoadKey(b)
+	}
+	return nil, errors.New("JWT_KEY or JWT_KEY_FILE must be set: an Ed25519 private key in PEM (make run generates one in .data/)")
+}
+
 // Run migrates the database and serves HTTP until ctx is done, then shuts
 // down gracefully: in-flight requests finish within ShutdownTimeout. When
 // ready is not nil it is called with the listening address.
-func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)) error {
+func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, ready func(net.Addr)) error {
+	key, err := signingKey(cfg)
+	if err != nil {
+		return err
+	}
+	passwords, err := auth.NewPasswords(auth.DefaultPasswordParams)
+	if err != nil {
+		return err
+	}
 	db, err := openDB(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -243,15 +278,31 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready func(net.Addr)
 	if schema.TooNew() {
 		log.Error("database schema is newer than this server: serving only health checks until it is upgraded",
 			"current", schema.Current, "known", schema.Known)
-	} else if cfg.Demo {
-		if err := demo.Load(ctx, db); err != nil {
-			return fmt.Errorf("load demo district: %w", err)
-		}
-		log.Info("demo district loaded", "district", demo.DistrictCode)
 	}
-
-	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, log, obs.NewMetrics(), schema)
+	authSvc := auth.NewService(db, auth.NewTokens(key, time.Now), passwords, auth.DefaultLimits, log)
+	if cfg.Demo && !schema.TooNew() {
+		if err := loadDemo(ctx, cfg, db, authSvc, log, stdout); err != nil {
+			return err
+		}
+	}
+	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, authSvc, log, obs.NewMetrics(), schema)
 	return serve(ctx, cfg, log, e, ready)
+}
+
+// loadDemo loads the demo district and its users, and prints the users
+// with their passwords for a new user to try every role.
+func loadDemo(ctx context.Context, cfg Config, db *store.DB, authSvc *auth.Service, log *slog.Logger, stdout io.Writer) error {
+	if err := demo.Load(ctx, db); err != nil {
+		return fmt.Errorf("load demo district: %w", err)
+	}
+	file := filepath.Join(cfg.DataDir, "demo-users.txt")
+	users, err := demo.EnsureUsers(ctx, db, authSvc, file)
+	if err != nil {
+		return fmt.Errorf("demo users: %w", err)
+	}
+	log.Info("demo district loaded", "district", demo.DistrictCode, "users_file", file)
+	demo.PrintUsers(stdout, users, file)
+	return nil
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger, e *echo.Echo, ready func(net.Addr)) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"villagesync/server/internal/api"
+	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pgtest"
 	"villagesync/server/internal/store"
@@ -42,8 +43,14 @@ func (s *syncBuffer) String() string {
 // returns its base URL and log; it is shut down when the test ends.
 func startServer(t *testing.T, dbURL string, mutate func(*Config)) (string, *syncBuffer) {
 	t.Helper()
+	dir := t.TempDir()
+	keyFile := dir + "/jwt.pem"
+	if _, err := auth.LoadOrCreateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := LoadConfig(func(k string) string {
-		return map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "DEMO": "1"}[k]
+		return map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "DEMO": "1",
+			"DATA_DIR": dir, "JWT_KEY_FILE": keyFile}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +63,7 @@ func startServer(t *testing.T, dbURL string, mutate func(*Config)) (string, *syn
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, cfg, obs.NewLogger(logs, cfg.LogLevel), func(a net.Addr) { addrc <- a.String() })
+		done <- Run(ctx, cfg, obs.NewLogger(logs, cfg.LogLevel), logs, func(a net.Addr) { addrc <- a.String() })
 	}()
 	select {
 	case a := <-addrc:

@@ -30,6 +30,16 @@ const (
 	CodeInvalidCategory  Code = "invalid_category"
 	CodeInvalidULID      Code = "invalid_ulid"
 	CodeMethodNotAllowed Code = "method_not_allowed"
+
+	// CodeDeviceRevoked answers every call of a revoked tablet: it must be
+	// enrolled again.
+	CodeDeviceRevoked Code = "device_revoked"
+	// CodeRefreshReused answers a refresh token presented twice: its whole
+	// family has been revoked.
+	CodeRefreshReused Code = "refresh_token_reused"
+	// CodeEnrollmentCodeInvalid answers an unknown, used or expired
+	// enrollment code.
+	CodeEnrollmentCodeInvalid Code = "enrollment_code_invalid"
 )
 
 // Error is a coded error with an English and a Chinese message. Err, when

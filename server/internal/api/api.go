@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/store"
 )
@@ -28,13 +29,14 @@ type Server struct {
 	db      *store.DB
 	log     *slog.Logger
 	metrics *obs.Metrics
+	auth    *auth.Service
 	schema  atomic.Pointer[store.SchemaState]
 }
 
 // New builds the echo app with all routes and middleware. schema is the
 // state found at start-up; while it is not ready, the API answers 503.
-func New(cfg Config, db *store.DB, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
-	s := &Server{cfg: cfg, db: db, log: log.With("component", "api"), metrics: metrics}
+func New(cfg Config, db *store.DB, authSvc *auth.Service, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
+	s := &Server{cfg: cfg, db: db, auth: authSvc, log: log.With("component", "api"), metrics: metrics}
 	s.schema.Store(&schema)
 
 	e := echo.New()
@@ -44,7 +46,8 @@ func New(cfg Config, db *store.DB, log *slog.Logger, metrics *obs.Metrics, schem
 	e.Use(
 		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 			RequestIDHandler: func(c echo.Context, id string) {
-				c.SetRequest(c.Request().WithContext(obs.WithRequestID(c.Request().Context(), id)))
+				ctx := obs.WithRequestID(c.Request().Context(), id)
+				c.SetRequest(c.Request().WithContext(auth.WithClientIP(ctx, c.RealIP())))
 			},
 		}),
 		s.logRequests,

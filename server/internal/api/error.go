@@ -35,6 +35,8 @@ var statusOf = map[syncproto.Code]int{
 	syncproto.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	syncproto.CodeConflict:         http.StatusConflict,
 	syncproto.CodeUnauthenticated:  http.StatusUnauthorized,
+	syncproto.CodeDeviceRevoked:    http.StatusUnauthorized,
+	syncproto.CodeRefreshReused:    http.StatusUnauthorized,
 	syncproto.CodeForbidden:        http.StatusForbidden,
 	syncproto.CodeTooLarge:         http.StatusRequestEntityTooLarge,
 	syncproto.CodeRateLimited:      http.StatusTooManyRequests,

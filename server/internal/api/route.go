@@ -2,20 +2,70 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"villagesync/server/internal/auth"
+	"villagesync/syncproto"
 )
 
+// Scope says how a route's target is checked against the caller's area.
+type Scope int
+
+// The scope rules of the route table.
+const (
+	// ScopeNone: no particular target; the route serves only the caller's
+	// own data, or lists filtered to the caller's area by the service.
+	ScopeNone Scope = iota
+	// ScopeTownship: the target's township must be the caller's
+	// (district roles: any).
+	ScopeTownship
+	// ScopeVillage: the target village must be one of the caller's
+	// villages (agent) or in the caller's township (township staff).
+	ScopeVillage
+)
+
+func (s Scope) String() string {
+	return [...]string{"none", "township", "village"}[s]
+}
+
 // Route is one line of the route table: every route the server answers is
-// declared here, with who may call it. Public routes need no token.
+// declared here with the roles allowed and its scope rule. Nothing is
+// registered any other way.
 type Route struct {
 	Method  string
 	Path    string
 	Handler echo.HandlerFunc
-	Public  bool // no authentication (health, metrics, login)
-	// Probe marks routes that must answer even while the schema is not
-	// ready (health, readiness, metrics).
+	// Public routes need no token (health, metrics, login, enroll, refresh).
+	Public bool
+	// Roles allowed to call the route.
+	Roles []auth.Role
+	// Scope rule; Target finds the target for ScopeTownship/ScopeVillage.
+	// A target named in the request body is checked by the service.
+	Scope  Scope
+	Target func(c echo.Context) (auth.Target, error)
+	// Probe routes answer even while the schema is not ready.
 	Probe bool
+}
+
+var (
+	allRoles     = auth.Roles()
+	staff        = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax, auth.RoleHRSS, auth.RoleMedsec}
+	adminOnly    = []auth.Role{auth.RoleAdmin}
+	adminOrTwp   = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
+	staffOrAgent = allRoles
+)
+
+// townshipParam targets the township in the path.
+func townshipParam(name string) func(echo.Context) (auth.Target, error) {
+	return func(c echo.Context) (auth.Target, error) { return auth.Target{Township: c.Param(name)}, nil }
+}
+
+// villageParam targets the village in the path.
+func villageParam(name string) func(echo.Context) (auth.Target, error) {
+	return func(c echo.Context) (auth.Target, error) { return auth.VillageTarget(c.Param(name)), nil }
 }
 
 // Routes is the route table.
@@ -24,6 +74,28 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/healthz", Handler: s.healthz, Public: true, Probe: true},
 		{Method: http.MethodGet, Path: "/readyz", Handler: s.readyz, Public: true, Probe: true},
 		{Method: http.MethodGet, Path: "/metrics", Handler: echo.WrapHandler(s.metrics.Handler()), Public: true, Probe: true},
+
+		{Method: http.MethodPost, Path: "/api/v1/auth/login", Handler: s.login, Public: true},
+		{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Handler: s.refresh, Public: true},
+		{Method: http.MethodPost, Path: "/api/v1/auth/logout", Handler: s.logout, Roles: allRoles},
+		{Method: http.MethodGet, Path: "/api/v1/me", Handler: s.me, Roles: allRoles},
+
+		{Method: http.MethodPost, Path: "/api/v1/devices/enrollment-codes", Handler: s.createEnrollmentCode, Roles: adminOrTwp, Scope: ScopeTownship},
+		{Method: http.MethodPost, Path: "/api/v1/devices/enroll", Handler: s.enroll, Public: true},
+		{Method: http.MethodGet, Path: "/api/v1/devices", Handler: s.devices, Roles: adminOrTwp},
+		{Method: http.MethodPost, Path: "/api/v1/devices/:id/revoke", Handler: s.revokeDevice, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.deviceTarget},
+
+		{Method: http.MethodGet, Path: "/api/v1/audit", Handler: s.auditLog, Roles: adminOrTwp},
+
+		{Method: http.MethodGet, Path: "/api/v1/townships", Handler: s.townships, Roles: staff},
+		{Method: http.MethodPost, Path: "/api/v1/townships", Handler: s.createTownship, Roles: adminOnly},
+		{Method: http.MethodGet, Path: "/api/v1/townships/:code/villages", Handler: s.villages, Roles: staff, Scope: ScopeTownship, Target: townshipParam("code")},
+		{Method: http.MethodGet, Path: "/api/v1/villages/:code", Handler: s.village, Roles: staffOrAgent, Scope: ScopeVillage, Target: villageParam("code")},
+		{Method: http.MethodPost, Path: "/api/v1/villages", Handler: s.createVillage, Roles: adminOnly},
+
+		{Method: http.MethodGet, Path: "/api/v1/users", Handler: s.users, Roles: adminOrTwp},
+		{Method: http.MethodPost, Path: "/api/v1/users", Handler: s.createUser, Roles: adminOrTwp, Scope: ScopeTownship},
+		{Method: http.MethodPatch, Path: "/api/v1/users/:id", Handler: s.updateUser, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.userTarget},
 	}
 }
 
@@ -32,10 +104,43 @@ func Routes(s *Server) []Route {
 func (s *Server) mount(e *echo.Echo, routes []Route) {
 	for _, r := range routes {
 		h := r.Handler
+		if !r.Public {
+			h = s.guard(r, h)
+		}
 		if !r.Probe {
 			h = s.requireSchema(h)
 		}
 		e.Add(r.Method, r.Path, h)
+	}
+}
+
+// guard authenticates the caller, checks the role and, when the route
+// names how, the scope of the target.
+func (s *Server) guard(r Route, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		bearer, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok || bearer == "" {
+			return auth.ErrBadToken
+		}
+		p, err := s.auth.Authenticate(ctx, strings.TrimSpace(bearer))
+		if err != nil {
+			return err
+		}
+		c.SetRequest(c.Request().WithContext(auth.WithPrincipal(ctx, p)))
+		if !slices.Contains(r.Roles, p.Role) {
+			return auth.ErrForbidden
+		}
+		if r.Target != nil {
+			t, err := r.Target(c)
+			if err != nil {
+				return err
+			}
+			if err := auth.Authorize(p, t); err != nil {
+				return err
+			}
+		}
+		return next(c)
 	}
 }
 
@@ -46,4 +151,21 @@ func (s *Server) requireSchema(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// principal returns the caller of an authenticated route.
+func principal(c echo.Context) auth.Principal {
+	p, _ := auth.FromContext(c.Request().Context())
+	return p
+}
+
+// bind decodes a JSON body strictly: unknown fields and trailing data
+// are errors with a clear message.
+func bind(c echo.Context, v any) error {
+	dec := jsonDecoder(c.Request().Body)
+	if err := dec.Decode(v); err != nil {
+		return syncproto.Wrap(err, syncproto.CodeInvalidInput, "request body is not valid JSON for this call: "+err.Error(),
+			"请求内容不是本接口要求的 JSON 格式")
+	}
+	return nil
 }

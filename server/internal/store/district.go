@@ -53,3 +53,24 @@ func (db *DB) Villages(ctx context.Context, townshipCode string) ([]Village, err
 	vs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Village])
 	return vs, translate(err)
 }
+
+// VillageByCode finds a village.
+func (db *DB) VillageByCode(ctx context.Context, code string) (Village, error) {
+	var v Village
+	err := db.Pool.QueryRow(ctx, `SELECT code, township_code, name FROM village WHERE code = $1`, code).
+		Scan(&v.Code, &v.TownshipCode, &v.Name)
+	return v, translate(err)
+}
+
+// InsertTownship adds a township; an existing code is a conflict.
+func (db *DB) InsertTownship(ctx context.Context, tx pgx.Tx, t Township) error {
+	_, err := tx.Exec(ctx, `INSERT INTO township (code, name) VALUES ($1, $2)`, t.Code, t.Name)
+	return translate(err)
+}
+
+// InsertVillage adds a village; an existing code is a conflict.
+func (db *DB) InsertVillage(ctx context.Context, tx pgx.Tx, v Village) error {
+	_, err := tx.Exec(ctx, `INSERT INTO village (code, township_code, name) VALUES ($1, $2, $3)`,
+		v.Code, v.TownshipCode, v.Name)
+	return translate(err)
+}

@@ -26,6 +26,7 @@ type DB struct {
 	Pool *pgxpool.Pool
 	log  *slog.Logger
 	now  func() time.Time
+	ids  *syncproto.IDGenerator
 }
 
 // Open connects a pool to databaseURL and checks that the server answers.
@@ -46,7 +47,7 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	return &DB{Pool: pool, log: log.With("component", "store"), now: now}, nil
+	return &DB{Pool: pool, log: log.With("component", "store"), now: now, ids: syncproto.NewIDGenerator(now)}, nil
 }
 
 // Close closes the pool.
@@ -57,6 +58,9 @@ func (db *DB) Ping(ctx context.Context) error { return db.Pool.Ping(ctx) }
 
 // Now is the clock of this store, in UTC.
 func (db *DB) Now() time.Time { return db.now().UTC() }
+
+// NewID returns a new ULID, monotonic within this process.
+func (db *DB) NewID() string { return db.ids.New().String() }
 
 // InTx runs fn in one transaction; it commits when fn returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {

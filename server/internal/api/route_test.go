@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"villagesync/server/internal/api"
+	"villagesync/server/internal/auth"
+)
+
+// routeCase builds a request for a route: in scope of the caller (village
+// A / township X) or out of scope (village B / township Y). Routes whose
+// rule is ScopeNone ignore inScope.
+type routeCase func(f *fixture, inScope bool) (path string, body any)
+
+var seq atomic.Int64
+
+func unique() int64 { return seq.Add(1) }
+
+// cases holds one request builder for every non-public route of the
+// table. A route added to the table without a case here fails
+// TestRouteTableCovered.
+var cases = map[string]routeCase{
+	"POST /api/v1/auth/logout": func(f *fixture, _ bool) (string, any) {
+		return "/api/v1/auth/logout", nil // body filled per role in the test
+	},
+	"GET /api/v1/me": func(*fixture, bool) (string, any) { return "/api/v1/me", nil },
+	"POST /api/v1/devices/enrollment-codes": func(f *fixture, in bool) (string, any) {
+		agent := f.user["agentb"].ID
+		if in {
+			agent = f.user["agenta"].ID
+		}
+		return "/api/v1/devices/enrollment-codes", map[string]string{"agent_id": agent}
+	},
+	"GET /api/v1/devices": func(*fixture, bool) (string, any) { return "/api/v1/devices", nil },
+	"POST /api/v1/devices/:id/revoke": func(f *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/devices/" + f.deviceA + "/revoke", nil
+		}
+		return "/api/v1/devices/" + f.deviceB + "/revoke", nil
+	},
+	"GET /api/v1/audit":     func(*fixture, bool) (string, any) { return "/api/v1/audit", nil },
+	"GET /api/v1/townships": func(*fixture, bool) (string, any) { return "/api/v1/townships", nil },
+	"POST /api/v1/townships": func(*fixture, bool) (string, any) {
+		return "/api/v1/townships", map[string]string{"code": fmt.Sprintf("370403%03d", 500+unique()), "name": "新镇"}
+	},
+	"GET /api/v1/townships/:code/villages": func(_ *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/townships/" + twpX + "/villages", nil
+		}
+		return "/api/v1/townships/" + twpY + "/villages", nil
+	},
+	"GET /api/v1/villages/:code": func(_ *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/villages/" + vilA, nil
+		}
+		return "/api/v1/villages/" + vilB, nil
+	},
+	"POST /api/v1/villages": func(*fixture, bool) (string, any) {
+		return "/api/v1/villages", map[string]string{"code": fmt.Sprintf("%s%03d", twpX, 300+unique()), "name": "新村"}
+	},
+	"GET /api/v1/users": func(*fixture, bool) (string, any) { return "/api/v1/users", nil },
+	"POST /api/v1/users": func(_ *fixture, in bool) (string, any) {
+		twp, vil := twpY, vilB
+		if in {
+			twp, vil = twpX, vilA2
+		}
+		return "/api/v1/users", map[string]any{"username": fmt.Sprintf("new-agent-%d", unique()), "role": "agent",
+			"township_code": twp, "villages": []string{vil}, "password": pw}
+	},
+	"PATCH /api/v1/users/:id": func(f *fixture, in bool) (string, any) {
+		id := f.user["agentb"].ID
+		if in {
+			id = f.user["agenta"].ID
+		}
+		return "/api/v1/users/" + id, map[string]string{"display_name": "改名"}
+	},
+}
+
+func TestRouteTableCovered(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	registered := map[string]bool{}
+	for _, r := range f.e.Routes() {
+		registered[r.Method+" "+r.Path] = true
+	}
+	for _, r := range api.Routes(f.srv) {
+		key := r.Method + " " + r.Path
+		if !registered[key] {
+			t.Errorf("%s is in the table but not served", key)
+		}
+		delete(registered, key)
+		if !r.Public && cases[key] == nil {
+			t.Errorf("%s has no case in the route-table test: add one to cases", key)
+		}
+		if r.Public && len(r.Roles) > 0 {
+			t.Errorf("%s is public but lists roles", key)
+		}
+		if !r.Public && len(r.Roles) == 0 {
+			t.Errorf("%s needs a token but no role may call it", key)
+		}
+	}
+	for key := range registered {
+		t.Errorf("%s is served but missing from the route table", key)
+	}
+}
+
+// TestRouteTable walks every authenticated route of the table: every role
+// × in-scope and out-of-scope targets, and no token.
+func TestRouteTable(t *testing.T) {
+	t.Parallel()
+	meta := newFixture(t)
+	for _, r := range api.Routes(meta.srv) {
+		if r.Public {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		t.Run(key, func(t *testing.T) {
+			t.Parallel()
+			build := cases[key]
+			if build == nil {
+				t.Skip("no case: TestRouteTableCovered fails for it")
+			}
+			for _, role := range auth.Roles() {
+				for _, in := range []bool{true, false} {
+					if r.Scope == api.ScopeNone && !in {
+						continue
+					}
+					f := newFixture(t) // state changes of one call never leak into another
+					path, body := build(f, in)
+					if key == "POST /api/v1/auth/logout" {
+						body = map[string]string{"refresh_token": f.refresh[role]}
+					}
+					rec := f.request(r.Method, path, f.token[role], body)
+					want := "2xx"
+					switch {
+					case !slices.Contains(r.Roles, role):
+						want = "403"
+					case !in && !role.District():
+						want = "403"
+					}
+					got := fmt.Sprint(rec.Code)
+					if rec.Code >= 200 && rec.Code < 300 {
+						got = "2xx"
+					}
+					if got != want {
+						t.Errorf("%s as %s (in scope %v): %d, want %s: %s", key, role, in, rec.Code, want, rec.Body)
+					}
+					if want == "403" && got == "403" && errCode(t, rec) != "forbidden" {
+						t.Errorf("%s as %s: 403 with code %s", key, role, errCode(t, rec))
+					}
+				}
+			}
+			f := newFixture(t)
+			path, body := build(f, true)
+			rec := f.request(r.Method, path, "", body)
+			if rec.Code != http.StatusUnauthorized || errCode(t, rec) != "unauthenticated" {
+				t.Errorf("%s with no token: %d %s, want 401 unauthenticated", key, rec.Code, rec.Body)
+			}
+		})
+	}
+}
