@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // business days are Asia/Shanghai on any tablet
 
 	"villagesync/agentapp/internal/localstore"
+	"villagesync/syncproto"
 )
 
 // version is stamped by `make build` with -ldflags.
@@ -27,9 +28,19 @@ const usage = `villagesync 村居代办员终端 (agentapp)
 usage: agentapp [--db FILE] COMMAND
 
 commands:
+  enroll --server URL --code CODE [--name NAME]
+             enroll this tablet with the one-time code from the township,
+             then set the PIN that unlocks it offline
+  status [--json]
+             enrollment, villages and PIN lock state
+  unlock     check the PIN (five wrong tries lock the tablet for a while)
+  pin-change change the PIN
   info       show the local store (path, schema version, journal mode)
   version    print the version
   help       show this help
+
+The PIN is read from the terminal, or from the AGENTAPP_PIN environment
+variable (AGENTAPP_NEW_PIN for the new PIN of pin-change) in scripts.
 
 flags:
   --db FILE  the local store (default: $XDG_DATA_HOME/villagesync/agent.db,
@@ -40,7 +51,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "agentapp:", err)
+		printError(os.Stderr, err)
 		var ue usageError
 		if errors.As(err, &ue) {
 			os.Exit(2)
@@ -50,6 +61,17 @@ func main() {
 }
 
 type usageError struct{ error }
+
+// printError shows a coded error in Chinese first, for the agent, then in
+// English with its code, for support.
+func printError(w io.Writer, err error) {
+	var ce *syncproto.Error
+	if errors.As(err, &ce) && ce.MessageZH != "" {
+		fmt.Fprintf(w, "错误：%s\nerror: %s [%s]\n", ce.MessageZH, ce.Message, ce.Code)
+		return
+	}
+	fmt.Fprintln(w, "agentapp:", err)
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("agentapp", flag.ContinueOnError)
@@ -76,7 +98,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	env := &cli{store: st, stdout: stdout, stderr: stderr, stdin: os.Stdin}
 	switch cmd {
+	case "enroll":
+		return env.enroll(ctx, fs.Args()[1:])
+	case "status":
+		return env.status(ctx, fs.Args()[1:])
+	case "unlock":
+		_, err := env.unlock(ctx)
+		if err == nil {
+			fmt.Fprintln(stdout, "PIN 正确，已解锁 (unlocked)")
+		}
+		return err
+	case "pin-change":
+		return env.pinChange(ctx)
 	case "info":
 		in, err := st.Info(ctx)
 		if err != nil {

@@ -12,16 +12,10 @@ import (
 )
 
 // ErrorBody is the one JSON error shape of every error response.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
+type ErrorBody = syncproto.ErrorBody
 
 // ErrorDetail is a stable code plus messages for people.
-type ErrorDetail struct {
-	Code      syncproto.Code `json:"code"`
-	Message   string         `json:"message"`
-	MessageZH string         `json:"message_zh"`
-}
+type ErrorDetail = syncproto.ErrorDetail
 
 // statusOf maps each coded error to its HTTP status.
 var statusOf = map[syncproto.Code]int{

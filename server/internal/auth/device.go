@@ -89,24 +89,11 @@ func (s *Service) CreateEnrollmentCode(ctx context.Context, p Principal, agentID
 	return EnrollmentCode{Code: code, AgentID: agent.ID, ExpiresAt: ec.ExpiresAt, QRPNG: png}, err
 }
 
-// EnrollRequest is what a tablet sends to enroll.
-type EnrollRequest struct {
-	Code       string `json:"code"`
-	DeviceName string `json:"device_name"`
-	PublicKey  []byte `json:"public_key"` // Ed25519, base64 in JSON
-}
+// EnrollRequest is what a tablet sends to enroll (the shared contract).
+type EnrollRequest = syncproto.EnrollRequest
 
-// Enrollment is what an enrolled tablet receives: its identity, its
-// credentials and its scope.
-type Enrollment struct {
-	DeviceID     string   `json:"device_id"`
-	AgentID      string   `json:"agent_id"`
-	AgentName    string   `json:"agent_username"`
-	DisplayName  string   `json:"agent_display_name"`
-	TownshipCode string   `json:"township_code"`
-	Villages     []string `json:"villages"`
-	TokenPair
-}
+// Enrollment is what an enrolled tablet receives (the shared contract).
+type Enrollment = syncproto.Enrollment
 
 var errBadCode = syncproto.Errorf(syncproto.CodeEnrollmentCodeInvalid,
 	"enrollment code invalid, expired or already used: ask your township for a new one",

@@ -53,12 +53,7 @@ func NewService(db *store.DB, tokens *Tokens, passwords *Passwords, limits Limit
 func (s *Service) Passwords() *Passwords { return s.passwords }
 
 // TokenPair is what a successful login, refresh or enrollment returns.
-type TokenPair struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"` // seconds
-}
+type TokenPair = syncproto.TokenPair
 
 var (
 	errBadCredentials = syncproto.Errorf(syncproto.CodeUnauthenticated,
