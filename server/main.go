@@ -18,6 +18,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +39,10 @@ import (
 	"villagesync/server/internal/demo"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pglocal"
+	"villagesync/server/internal/roster"
+	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	"villagesync/syncproto"
 )
 
 // version is stamped by `make build` with -ldflags.
@@ -190,12 +194,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case "db-stop":
 		return cluster.Stop(ctx)
+	case "gen-roster":
+		return genRoster(args[1:], stdout)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 }
 
-const usage = `usage: server [serve|dev|migrate|db-start|db-stop|version|help]
+const usage = `usage: server [serve|dev|migrate|db-start|db-stop|gen-roster|version|help]
+  gen-roster --kind pension|medical [--villages N] [--per-village N] [--format csv|xlsx]
+             [--encoding utf8|utf8bom|gbk] [--seed N] --out FILE
+             writes a generated Xuecheng roster file, as a bureau would upload it
 configuration is read from the environment; see README.md
 `
 
@@ -230,6 +239,46 @@ func runDev(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer,
 		}
 	}
 	return Run(ctx, cfg, log, stdout, nil)
+}
+
+// genRoster writes a generated roster file of the demo district.
+func genRoster(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("gen-roster", flag.ContinueOnError)
+	kind := fs.String("kind", "medical", "pension or medical")
+	perTownship := fs.Int("villages", 0, "villages per township (0: the full district, about 220 villages)")
+	perVillage := fs.Int("per-village", 1137, "residents per village (1137 × 220 ≈ 250,000)")
+	format := fs.String("format", "csv", "csv or xlsx")
+	enc := fs.String("encoding", demo.EncodingUTF8, "csv encoding: utf8, utf8bom or gbk")
+	seed := fs.Int64("seed", demo.Seed, "generator seed")
+	out := fs.String("out", "", "output file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	k, err := syncproto.ParseKind(*kind)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		return errors.New("gen-roster: --out FILE is required")
+	}
+	_, villages := demo.GenerateDistrict(*seed, *perTownship)
+	rows := demo.RosterRows(demo.GenerateResidents(*seed, villages, *perVillage, 2026), demo.KindSettings(k))
+	f, err := os.Create(*out)
+	if err != nil {
+		return err
+	}
+	if *format == "xlsx" {
+		err = demo.WriteRosterXLSX(f, rows)
+	} else {
+		err = demo.WriteRosterCSV(f, rows, *enc)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		fmt.Fprintf(stdout, "wrote %s: %d roster lines in %d villages\n", *out, len(rows)-1, len(villages))
+	}
+	return err
 }
 
 func openDB(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
@@ -280,25 +329,33 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, re
 			"current", schema.Current, "known", schema.Known)
 	}
 	authSvc := auth.NewService(db, auth.NewTokens(key, time.Now), passwords, auth.DefaultLimits, log)
+	setSvc := settings.NewService(db)
+	svc := api.Services{Auth: authSvc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log)}
 	if cfg.Demo && !schema.TooNew() {
-		if err := loadDemo(ctx, cfg, db, authSvc, log, stdout); err != nil {
+		if err := loadDemo(ctx, cfg, db, svc, log, stdout); err != nil {
 			return err
 		}
 	}
-	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, authSvc, log, obs.NewMetrics(), schema)
+	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, svc, log, obs.NewMetrics(), schema)
 	return serve(ctx, cfg, log, e, ready)
 }
 
 // loadDemo loads the demo district and its users, and prints the users
 // with their passwords for a new user to try every role.
-func loadDemo(ctx context.Context, cfg Config, db *store.DB, authSvc *auth.Service, log *slog.Logger, stdout io.Writer) error {
+func loadDemo(ctx context.Context, cfg Config, db *store.DB, svc api.Services, log *slog.Logger, stdout io.Writer) error {
 	if err := demo.Load(ctx, db); err != nil {
 		return fmt.Errorf("load demo district: %w", err)
 	}
+	if err := demo.LoadSettings(ctx, svc.Settings); err != nil {
+		return fmt.Errorf("load demo settings: %w", err)
+	}
 	file := filepath.Join(cfg.DataDir, "demo-users.txt")
-	users, err := demo.EnsureUsers(ctx, db, authSvc, file)
+	users, err := demo.EnsureUsers(ctx, db, svc.Auth, file)
 	if err != nil {
 		return fmt.Errorf("demo users: %w", err)
+	}
+	if err := demo.LoadRosters(ctx, db, svc.Roster, 50); err != nil {
+		return err
 	}
 	log.Info("demo district loaded", "district", demo.DistrictCode, "users_file", file)
 	demo.PrintUsers(stdout, users, file)

@@ -15,6 +15,8 @@ import (
 
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
+	"villagesync/server/internal/roster"
+	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 )
 
@@ -23,20 +25,30 @@ type Config struct {
 	BodyLimit string // echo size string, e.g. "32M"
 }
 
+// Services are the service packages the handlers call.
+type Services struct {
+	Auth     *auth.Service
+	Roster   *roster.Service
+	Settings *settings.Service
+}
+
 // Server holds what the handlers need.
 type Server struct {
-	cfg     Config
-	db      *store.DB
-	log     *slog.Logger
-	metrics *obs.Metrics
-	auth    *auth.Service
-	schema  atomic.Pointer[store.SchemaState]
+	cfg      Config
+	db       *store.DB
+	log      *slog.Logger
+	metrics  *obs.Metrics
+	auth     *auth.Service
+	roster   *roster.Service
+	settings *settings.Service
+	schema   atomic.Pointer[store.SchemaState]
 }
 
 // New builds the echo app with all routes and middleware. schema is the
 // state found at start-up; while it is not ready, the API answers 503.
-func New(cfg Config, db *store.DB, authSvc *auth.Service, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
-	s := &Server{cfg: cfg, db: db, auth: authSvc, log: log.With("component", "api"), metrics: metrics}
+func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
+	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings,
+		log: log.With("component", "api"), metrics: metrics}
 	s.schema.Store(&schema)
 
 	e := echo.New()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pgtest"
+	"villagesync/server/internal/roster"
+	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 )
 
@@ -114,7 +117,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, srv := api.New(api.Config{BodyLimit: "1M"}, db, svc, log, obs.NewMetrics(), schema)
+	setSvc := settings.NewService(db)
+	services := api.Services{Auth: svc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log)}
+	e, srv := api.New(api.Config{BodyLimit: "1M"}, db, services, log, obs.NewMetrics(), schema)
 	f := &fixture{t: t, e: e, srv: srv, db: db, svc: svc, tokens: tokens, logs: logs, clock: clk,
 		token: map[auth.Role]string{}, refresh: map[auth.Role]string{}, user: map[string]store.User{}}
 
@@ -127,6 +132,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	admin := auth.Principal{Role: auth.RoleAdmin, Username: "fixture"}
 	actx := auth.WithPrincipal(ctx, admin)
+	for _, y := range []settings.Year{settings.Shandong2026Pension("370403"), settings.Shandong2026Medical("370403")} {
+		if err := setSvc.Put(actx, y); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mk := func(name string, role auth.Role, twp string, villages ...string) store.User {
 		p := pw
 		in := auth.UserInput{Username: name, Role: role, TownshipCode: twp, Password: &p}
@@ -172,10 +182,24 @@ func (f *fixture) enroll(agentID string) auth.Enrollment {
 	return en
 }
 
+// rawBody is a request body sent as it is (a file upload), not as JSON.
+type rawBody struct{ data string }
+
 // request sends a request through the whole echo stack.
 func (f *fixture) request(method, path, token string, body any) *httptest.ResponseRecorder {
 	f.t.Helper()
 	var r io.Reader
+	if raw, ok := body.(rawBody); ok {
+		req := httptest.NewRequest(method, path, strings.NewReader(raw.data))
+		req.RemoteAddr = "192.0.2.10:1234"
+		req.Header.Set("Content-Type", "text/csv")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		rec := httptest.NewRecorder()
+		f.e.ServeHTTP(rec, req)
+		return rec
+	}
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {

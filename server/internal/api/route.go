@@ -51,11 +51,13 @@ type Route struct {
 }
 
 var (
-	allRoles     = auth.Roles()
-	staff        = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax, auth.RoleHRSS, auth.RoleMedsec}
-	adminOnly    = []auth.Role{auth.RoleAdmin}
-	adminOrTwp   = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
-	staffOrAgent = allRoles
+	allRoles      = auth.Roles()
+	staff         = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax, auth.RoleHRSS, auth.RoleMedsec}
+	adminOnly     = []auth.Role{auth.RoleAdmin}
+	adminOrTwp    = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
+	staffOrAgent  = allRoles
+	rosterOwners  = []auth.Role{auth.RoleHRSS, auth.RoleMedsec}
+	rosterReaders = []auth.Role{auth.RoleAdmin, auth.RoleHRSS, auth.RoleMedsec}
 )
 
 // townshipParam targets the township in the path.
@@ -96,6 +98,15 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/users", Handler: s.users, Roles: adminOrTwp},
 		{Method: http.MethodPost, Path: "/api/v1/users", Handler: s.createUser, Roles: adminOrTwp, Scope: ScopeTownship},
 		{Method: http.MethodPatch, Path: "/api/v1/users/:id", Handler: s.updateUser, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.userTarget},
+
+		{Method: http.MethodGet, Path: "/api/v1/settings", Handler: s.getSettings, Roles: staff},
+		{Method: http.MethodPut, Path: "/api/v1/settings", Handler: s.putSettings, Roles: adminOnly},
+
+		{Method: http.MethodPost, Path: "/api/v1/rosters", Handler: s.uploadRoster, Roles: rosterOwners},
+		{Method: http.MethodGet, Path: "/api/v1/rosters/imports", Handler: s.rosterImports, Roles: rosterReaders},
+		{Method: http.MethodGet, Path: "/api/v1/rosters/imports/:id/report", Handler: s.rosterReport, Roles: rosterReaders},
+		{Method: http.MethodGet, Path: "/api/v1/rosters/entries", Handler: s.rosterEntries, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
+		{Method: http.MethodGet, Path: "/api/v1/rosters/counts", Handler: s.rosterCounts, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 
 	"villagesync/server/internal/api"
 	"villagesync/server/internal/auth"
+	"villagesync/server/internal/settings"
+	"villagesync/server/internal/store"
 )
 
 // routeCase builds a request for a route: in scope of the caller (village
@@ -70,6 +72,35 @@ var cases = map[string]routeCase{
 		}
 		return "/api/v1/users", map[string]any{"username": fmt.Sprintf("new-agent-%d", unique()), "role": "agent",
 			"township_code": twp, "villages": []string{vil}, "password": pw}
+	},
+	"GET /api/v1/settings": func(*fixture, bool) (string, any) { return "/api/v1/settings?year=2026", nil },
+	"PUT /api/v1/settings": func(*fixture, bool) (string, any) {
+		return "/api/v1/settings", settings.Shandong2026Pension("370403001")
+	},
+	"POST /api/v1/rosters": func(*fixture, bool) (string, any) {
+		return "/api/v1/rosters?filename=roster.csv", nil // body filled per role in the test
+	},
+	"GET /api/v1/rosters/imports": func(*fixture, bool) (string, any) { return "/api/v1/rosters/imports", nil },
+	"GET /api/v1/rosters/imports/:id/report": func(f *fixture, _ bool) (string, any) {
+		imp := store.RosterImport{ID: f.db.NewID(), Kind: "pension", Filename: "bad.csv", ContentSHA256: []byte{1},
+			UploadedBy: f.user["hrss"].ID, UploadedAt: f.clock.Now(), Status: store.ImportRefused, ErrorCount: 1,
+			Errors: []byte(`[{"row":2,"column":"公民身份号码","value":"1","code":"invalid_resident_id","message":"bad","message_zh":"错"}]`)}
+		if err := f.db.InsertRosterImport(f.t.Context(), f.db.Pool, imp); err != nil {
+			f.t.Fatal(err)
+		}
+		return "/api/v1/rosters/imports/" + imp.ID + "/report?format=csv", nil
+	},
+	"GET /api/v1/rosters/entries": func(_ *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/rosters/entries?village=" + vilA + "&q=zs", nil
+		}
+		return "/api/v1/rosters/entries?village=" + vilB, nil
+	},
+	"GET /api/v1/rosters/counts": func(_ *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/rosters/counts?village=" + vilA, nil
+		}
+		return "/api/v1/rosters/counts?village=" + vilB, nil
 	},
 	"PATCH /api/v1/users/:id": func(f *fixture, in bool) (string, any) {
 		id := f.user["agentb"].ID
@@ -134,6 +165,9 @@ func TestRouteTable(t *testing.T) {
 					if key == "POST /api/v1/auth/logout" {
 						body = map[string]string{"refresh_token": f.refresh[role]}
 					}
+					if key == "POST /api/v1/rosters" {
+						body = rosterFile(role)
+					}
 					rec := f.request(r.Method, path, f.token[role], body)
 					want := "2xx"
 					switch {
@@ -162,4 +196,14 @@ func TestRouteTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rosterFile is a one-line roster of the kind the role uploads (medical
+// for everyone but HRSS, whose rosters are pension).
+func rosterFile(role auth.Role) rawBody {
+	kind, due := "医疗", "400.00"
+	if role == auth.RoleHRSS {
+		kind, due = "养老", ""
+	}
+	return rawBody{"姓名,公民身份号码,村居,险种,人员类别,缴费年度,应缴金额,代缴金额\n张三,11010519491231002X," + vilA + "," + kind + ",一般,2026," + due + ",0\n"}
 }

@@ -74,3 +74,10 @@ func (db *DB) InsertVillage(ctx context.Context, tx pgx.Tx, v Village) error {
 		v.Code, v.TownshipCode, v.Name)
 	return translate(err)
 }
+
+// Township finds a township.
+func (db *DB) Township(ctx context.Context, code string) (Township, error) {
+	var t Township
+	err := db.Pool.QueryRow(ctx, `SELECT code, name FROM township WHERE code = $1`, code).Scan(&t.Code, &t.Name)
+	return t, translate(err)
+}
