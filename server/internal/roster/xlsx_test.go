@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -204,5 +205,44 @@ func TestParseXLSXDamaged(t *testing.T) {
 	}
 	if _, err := roster.Parse(bytes.NewReader(good), "清册.xlsx"); err != nil {
 		t.Fatalf("the undamaged workbook: %v", err)
+	}
+}
+
+// TestParseXLSXPartNames proves that part names written with backslashes
+// or in another letter case, as some Windows tools do, are found.
+func TestParseXLSXPartNames(t *testing.T) {
+	t.Parallel()
+	good := mustRawXLSX(t, "", []string{"张三"}, rawSheet{name: "清册",
+		data: headerCells(1) + `<row r="2"><c r="A2" t="s"><v>0</v></c></row>`})
+	zr, err := zip.NewReader(bytes.NewReader(good), int64(len(good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range zr.File {
+		name := strings.ReplaceAll(f.Name, "/", `\`)
+		if strings.HasSuffix(name, "strings.xml") {
+			name = strings.ToUpper(name)
+		}
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, rc); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows := mustParse(t, buf.Bytes(), "清册.xlsx")
+	if len(rows) != 1 || rows[0].Name != "张三" {
+		t.Fatalf("rows = %+v", rows)
 	}
 }
