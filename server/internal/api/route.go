@@ -27,10 +27,6 @@ const (
 	ScopeVillage
 )
 
-func (s Scope) String() string {
-	return [...]string{"none", "township", "village"}[s]
-}
-
 // Route is one line of the route table: every route the server answers is
 // declared here with the roles allowed and its scope rule. Nothing is
 // registered any other way.
@@ -55,7 +51,6 @@ var (
 	staff         = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax, auth.RoleHRSS, auth.RoleMedsec}
 	adminOnly     = []auth.Role{auth.RoleAdmin}
 	adminOrTwp    = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
-	staffOrAgent  = allRoles
 	rosterOwners  = []auth.Role{auth.RoleHRSS, auth.RoleMedsec}
 	rosterReaders = []auth.Role{auth.RoleAdmin, auth.RoleHRSS, auth.RoleMedsec}
 )
@@ -92,7 +87,7 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/townships", Handler: s.townships, Roles: staff},
 		{Method: http.MethodPost, Path: "/api/v1/townships", Handler: s.createTownship, Roles: adminOnly},
 		{Method: http.MethodGet, Path: "/api/v1/townships/:code/villages", Handler: s.villages, Roles: staff, Scope: ScopeTownship, Target: townshipParam("code")},
-		{Method: http.MethodGet, Path: "/api/v1/villages/:code", Handler: s.village, Roles: staffOrAgent, Scope: ScopeVillage, Target: villageParam("code")},
+		{Method: http.MethodGet, Path: "/api/v1/villages/:code", Handler: s.village, Roles: allRoles, Scope: ScopeVillage, Target: villageParam("code")},
 		{Method: http.MethodPost, Path: "/api/v1/villages", Handler: s.createVillage, Roles: adminOnly},
 
 		{Method: http.MethodGet, Path: "/api/v1/users", Handler: s.users, Roles: adminOrTwp},
