@@ -178,27 +178,35 @@ func (l *layout) row(num int, cells []string) Row {
 
 // cell returns the raw text of field f of r.
 func (r *Row) cell(f field) string {
+	cells := Header{Name: r.Name, ResidentID: r.ResidentID, Village: r.Village, VillageName: r.VillageName,
+		Kind: r.Kind, Category: r.Category, Year: r.Year, Due: r.Due, Subsidy: r.Subsidy, Note: r.Note}
+	return cells.get(f)
+}
+
+// get returns the text of field f: Header and a Row's cells have the same
+// columns, so one mapping serves both.
+func (h *Header) get(f field) string {
 	switch f {
 	case fieldName:
-		return r.Name
+		return h.Name
 	case fieldResidentID:
-		return r.ResidentID
+		return h.ResidentID
 	case fieldVillage:
-		return r.Village
+		return h.Village
 	case fieldVillageName:
-		return r.VillageName
+		return h.VillageName
 	case fieldKind:
-		return r.Kind
+		return h.Kind
 	case fieldCategory:
-		return r.Category
+		return h.Category
 	case fieldYear:
-		return r.Year
+		return h.Year
 	case fieldDue:
-		return r.Due
+		return h.Due
 	case fieldSubsidy:
-		return r.Subsidy
+		return h.Subsidy
 	case fieldNote:
-		return r.Note
+		return h.Note
 	}
 	return ""
 }
@@ -207,29 +215,7 @@ func (r *Row) cell(f field) string {
 // standard Chinese header.
 func (r *Row) columnName(f field) string {
 	if r.Header != nil {
-		var h string
-		switch f {
-		case fieldName:
-			h = r.Header.Name
-		case fieldResidentID:
-			h = r.Header.ResidentID
-		case fieldVillage:
-			h = r.Header.Village
-		case fieldVillageName:
-			h = r.Header.VillageName
-		case fieldKind:
-			h = r.Header.Kind
-		case fieldCategory:
-			h = r.Header.Category
-		case fieldYear:
-			h = r.Header.Year
-		case fieldDue:
-			h = r.Header.Due
-		case fieldSubsidy:
-			h = r.Header.Subsidy
-		case fieldNote:
-			h = r.Header.Note
-		}
+		h := r.Header.get(f)
 		if h != "" {
 			return h
 		}
