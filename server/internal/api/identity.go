@@ -179,11 +179,9 @@ func (s *Server) createVillage(c echo.Context) error {
 	if err := bind(c, &v); err != nil {
 		return err
 	}
-	if err := s.auth.CreateVillage(c.Request().Context(), v); err != nil {
+	v, err := s.auth.CreateVillage(c.Request().Context(), v)
+	if err != nil {
 		return err
-	}
-	if v.TownshipCode == "" && len(v.Code) >= 9 {
-		v.TownshipCode = v.Code[:9]
 	}
 	return c.JSON(http.StatusCreated, v)
 }

@@ -195,19 +195,20 @@ func (s *Service) CreateTownship(ctx context.Context, t store.Township) error {
 	})
 }
 
-// CreateVillage adds a village to a township (admin).
-func (s *Service) CreateVillage(ctx context.Context, v store.Village) error {
+// CreateVillage adds a village to a township (admin) and returns it as
+// stored (the township taken from the code when not given).
+func (s *Service) CreateVillage(ctx context.Context, v store.Village) (store.Village, error) {
 	v.Name = strings.TrimSpace(v.Name)
 	if len(v.Code) != 12 || strings.Trim(v.Code, "0123456789") != "" || v.Name == "" {
-		return invalid("a village needs a 12-digit code and a name", "村居须有 12 位区划代码和名称")
+		return v, invalid("a village needs a 12-digit code and a name", "村居须有 12 位区划代码和名称")
 	}
 	if v.TownshipCode == "" {
 		v.TownshipCode = v.Code[:9]
 	}
 	if v.Code[:9] != v.TownshipCode {
-		return invalid("a village code starts with its township's code", "村居代码须以所属镇街代码开头")
+		return v, invalid("a village code starts with its township's code", "村居代码须以所属镇街代码开头")
 	}
-	return s.db.InTx(ctx, func(tx pgx.Tx) error {
+	return v, s.db.InTx(ctx, func(tx pgx.Tx) error {
 		if err := s.db.InsertVillage(ctx, tx, v); err != nil {
 			return err
 		}

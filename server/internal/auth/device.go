@@ -117,7 +117,7 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (Enrollment, er
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := s.db.Now()
 		deviceID := s.db.NewID()
-		ec, err := s.db.UseEnrollmentCode(ctx, tx, hashSecret(normaliseCode(req.Code)), deviceID, now)
+		ec, err := s.db.UseEnrollmentCode(ctx, tx, hashSecret(normaliseCode(req.Code)), now)
 		if errors.Is(err, store.ErrNotFound) {
 			return errBadCode
 		}

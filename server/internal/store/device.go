@@ -107,10 +107,10 @@ func (db *DB) InsertEnrollmentCode(ctx context.Context, tx pgx.Tx, c EnrollmentC
 	return translate(err)
 }
 
-// UseEnrollmentCode consumes a valid, unused, unexpired code, binding it to
-// deviceID, and returns it. A used, expired or unknown code is ErrNotFound:
+// UseEnrollmentCode consumes a valid, unused, unexpired code and returns
+// it (BindEnrollmentCode records the device once it exists). A used, expired or unknown code is ErrNotFound:
 // the caller cannot tell which, and neither can an attacker.
-func (db *DB) UseEnrollmentCode(ctx context.Context, tx pgx.Tx, hash []byte, deviceID string, now time.Time) (EnrollmentCode, error) {
+func (db *DB) UseEnrollmentCode(ctx context.Context, tx pgx.Tx, hash []byte, now time.Time) (EnrollmentCode, error) {
 	var c EnrollmentCode
 	err := tx.QueryRow(ctx, `UPDATE enrollment_code SET used_at = $2
 		WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2
