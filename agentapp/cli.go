@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
 
+	"villagesync/agentapp/internal/collect"
 	"villagesync/agentapp/internal/keystore"
 	"villagesync/agentapp/internal/localstore"
 	"villagesync/agentapp/internal/syncclient"
@@ -27,9 +29,41 @@ type cli struct {
 	stderr io.Writer
 	stdin  io.Reader
 	lines  *bufio.Reader
+	now    func() time.Time
 }
 
-func (c *cli) keystore() *keystore.Keystore { return keystore.New(c.store, time.Now) }
+func (c *cli) keystore() *keystore.Keystore { return keystore.New(c.store, c.now) }
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments ("void 000000001001 --reason …") and returns the
+// positional ones.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// newFlags makes a command's flag set writing its errors to stderr.
+func (c *cli) newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+// printJSON writes v indented.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
 
 // readPIN reads a PIN from env, the terminal (no echo) or a line of stdin.
 func (c *cli) readPIN(prompt, env string) (string, error) {
@@ -162,46 +196,162 @@ func (c *cli) pinChange(ctx context.Context) error {
 
 // statusView is what `status --json` prints.
 type statusView struct {
-	Enrolled    bool                   `json:"enrolled"`
-	Enrollment  *localstore.Enrollment `json:"enrollment,omitempty"`
-	PINFailures int                    `json:"pin_failures"`
-	LockedUntil *time.Time             `json:"locked_until,omitempty"`
+	Enrolled     bool                        `json:"enrolled"`
+	Enrollment   *localstore.Enrollment      `json:"enrollment,omitempty"`
+	PINFailures  int                         `json:"pin_failures"`
+	LockedUntil  *time.Time                  `json:"locked_until,omitempty"`
+	Limits       *collect.Limits             `json:"limits,omitempty"`
+	Outbox       localstore.OutboxCounts     `json:"outbox"`
+	ReceiptsLeft int64                       `json:"receipts_left"`
+	Ranges       []localstore.ReceiptRange   `json:"receipt_ranges"`
+	LastDeposit  *localstore.Deposit         `json:"last_deposit,omitempty"`
+	RosterLines  int                         `json:"roster_lines"`
+	Sync         localstore.SyncState        `json:"sync"`
+	Notices      []localstore.Notice         `json:"notices"`
+	Parked       []localstore.ParkedMutation `json:"parked"`
 }
 
 func (c *cli) status(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
+	fs := c.newFlags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	st, err := c.keystore().Status(ctx)
 	if err != nil {
 		return err
 	}
-	v := statusView{Enrolled: st.Initialised, PINFailures: st.Failures}
-	if !st.LockedUntil.IsZero() && st.LockedUntil.After(time.Now()) {
+	v := statusView{Enrolled: st.Initialised, PINFailures: st.Failures, Notices: []localstore.Notice{},
+		Parked: []localstore.ParkedMutation{}}
+	if !st.LockedUntil.IsZero() && st.LockedUntil.After(c.now()) {
 		v.LockedUntil = &st.LockedUntil
 	}
 	if en, err := c.store.Enrollment(ctx); err == nil {
 		v.Enrollment = &en
+		lim, err := collect.New(c.store, c.now).Limits(ctx)
+		if err != nil {
+			return err
+		}
+		v.Limits = &lim
+		if v.Outbox, err = c.store.OutboxCounts(ctx, en.DeviceID); err != nil {
+			return err
+		}
+		ds, err := c.store.Deposits(ctx, en.DeviceID)
+		if err != nil {
+			return err
+		}
+		if len(ds) > 0 {
+			v.LastDeposit = &ds[0]
+		}
 	} else if !errors.Is(err, localstore.ErrNotFound) {
 		return err
 	}
+	if v.ReceiptsLeft, err = c.store.ReceiptsLeft(ctx); err != nil {
+		return err
+	}
+	if v.Ranges, err = c.store.ReceiptRanges(ctx); err != nil {
+		return err
+	}
+	if v.Ranges == nil {
+		v.Ranges = []localstore.ReceiptRange{}
+	}
+	if v.RosterLines, err = c.store.RosterCount(ctx); err != nil {
+		return err
+	}
+	if v.Sync, err = c.store.SyncState(ctx); err != nil {
+		return err
+	}
+	if ns, err := c.store.Notices(ctx); err != nil {
+		return err
+	} else if ns != nil {
+		v.Notices = ns
+	}
+	if ps, err := c.store.Parked(ctx); err != nil {
+		return err
+	} else if ps != nil {
+		v.Parked = ps
+	}
 	if *asJSON {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		return c.printJSON(v)
 	}
 	if !v.Enrolled || v.Enrollment == nil {
 		fmt.Fprintln(c.stdout, "未登记 not enrolled: agentapp enroll --server URL --code CODE")
 		return nil
 	}
 	e := v.Enrollment
-	fmt.Fprintf(c.stdout, "终端 device    %s\n代办员 agent   %s %s\n村居 villages  %s\n服务器 server  %s\n",
+	w := c.stdout
+	fmt.Fprintf(w, "终端 device      %s\n代办员 agent     %s %s\n村居 villages    %s\n服务器 server    %s\n",
 		e.DeviceID, e.AgentName, e.DisplayName, strings.Join(e.Villages, ", "), e.ServerURL)
 	if v.LockedUntil != nil {
-		fmt.Fprintf(c.stdout, "已锁定 locked until %s\n", v.LockedUntil.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "已锁定 locked until %s\n", v.LockedUntil.Local().Format(time.DateTime))
+	}
+	if v.Sync.Revoked {
+		fmt.Fprintln(w, "！此终端已被镇街停用 this tablet was revoked: 请导出未同步记录 export the unsynced records (agentapp outbox export)")
+	}
+	l := v.Limits
+	fmt.Fprintf(w, "在手现金 cash     ¥%s（%d 笔 collections）\n", l.Cash, l.Count)
+	if l.CashLimit > 0 {
+		fmt.Fprintf(w, "限额 cash limit   ¥%s，已用 used %d%%%s\n", l.CashLimit, l.CashPercent, limitMark(l.CashPercent))
+	} else {
+		fmt.Fprintln(w, "限额 cash limit   未设置 not set（请同步 sync）")
+	}
+	if l.TimeLimitHours > 0 {
+		oldest := "无 none"
+		if !l.Oldest.IsZero() {
+			oldest = l.Oldest.In(shanghai()).Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(w, "限时 time limit   %d 小时 h，已用 used %d%%%s（最早一笔 oldest %s）\n", l.TimeLimitHours, l.TimePercent,
+			limitMark(l.TimePercent), oldest)
+	}
+	if l.Passed() {
+		fmt.Fprintln(w, "！已达双限 a dual limit is reached: 请先缴存 deposit before collecting (agentapp deposit)")
+	}
+	if d := v.LastDeposit; d != nil {
+		fmt.Fprintf(w, "上次缴存 last deposit ¥%s，缴款单 slip %s，%s\n", d.Amount, d.SlipNo,
+			d.DepositedAt.In(shanghai()).Format("2006-01-02 15:04"))
+	}
+	fmt.Fprintf(w, "未同步 unsynced   %d\n被拒 parked       %d\n收据号余量 receipts left %d\n清册 roster lines %d\n",
+		v.Outbox.Pending, v.Outbox.Parked, v.ReceiptsLeft, v.RosterLines)
+	if v.Sync.LastSync.IsZero() {
+		fmt.Fprintln(w, "上次同步 last sync 从未 never")
+	} else {
+		fmt.Fprintf(w, "上次同步 last sync %s\n", v.Sync.LastSync.In(shanghai()).Format(time.DateTime))
+	}
+	if v.Sync.ErrorCode != "" {
+		fmt.Fprintf(w, "上次同步失败 last sync failed %s：%s / %s [%s]\n", v.Sync.LastAttempt.In(shanghai()).Format(time.DateTime),
+			v.Sync.ErrorZH, v.Sync.Error, v.Sync.ErrorCode)
+	}
+	fmt.Fprintf(w, "通知 notices      %d\n", len(v.Notices))
+	for _, n := range v.Notices {
+		fmt.Fprintf(w, "  - [%s] %s%s / %s\n", n.Code, receiptPrefix(n.ReceiptNo), n.MessageZH, n.Message)
+	}
+	for _, p := range v.Parked {
+		fmt.Fprintf(w, "  ! 被拒 parked #%d %s %s：%s / %s [%s]\n", p.Seq, p.Kind, p.ReceiptNo, p.ReasonZH, p.Reason, p.Code)
 	}
 	return nil
 }
+
+func limitMark(pct int) string {
+	switch {
+	case pct >= 100:
+		return " ！已超 passed"
+	case pct >= collect.NearPercent:
+		return " ！接近 near"
+	}
+	return ""
+}
+
+func receiptPrefix(no string) string {
+	if no == "" {
+		return ""
+	}
+	return "收据 " + no + "："
+}
+
+// shanghai is the zone times are shown in.
+var shanghai = sync.OnceValue(func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return loc
+	}
+	return time.FixedZone("CST", 8*60*60)
+})

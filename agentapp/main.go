@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 	_ "time/tzdata" // business days are Asia/Shanghai on any tablet
 
 	"villagesync/agentapp/internal/localstore"
@@ -31,8 +32,29 @@ commands:
   enroll --server URL --code CODE [--name NAME]
              enroll this tablet with the one-time code from the township,
              then set the PIN that unlocks it offline
+  sync [--watch [--interval 1m]]
+             push the unsynced records, pull the roster, receipt numbers,
+             settings and notices; --watch keeps syncing until Ctrl-C
+  roster search QUERY [--kind pension|medical] [--json]
+             find a person: part of the name, pinyin initials (zs), the
+             full resident ID, or its last 4-6 characters
+  collect (--id ROSTER_LINE_ID | --resident-id ID) [--kind pension|medical] [--grade YUAN]
+             take the cash and print the receipt (pension needs --grade)
+  void RECEIPT --reason TEXT
+             void a receipt (its number stays used)
+  deposit --slip NO --amount YUAN [--time "2006-01-02 15:04"]
+             record the bank deposit of the cash held
+  receipts [--all] [--json]
+             list the receipts (the undeposited ones unless --all)
+  receipts show RECEIPT [--html]
+             print a receipt again (text, or a print-ready HTML page)
+  outbox     the records not yet synced and those the server refused
+  outbox export FILE [--device ID]
+             write the unsynced records, signed, to FILE for the township
+             (for a tablet that cannot sync; needs no PIN)
   status [--json]
-             enrollment, villages and PIN lock state
+             enrollment, cash held and the dual limits, unsynced and
+             refused records, last sync, notices, PIN lock state
   unlock     check the PIN (five wrong tries lock the tablet for a while)
   pin-change change the PIN
   info       show the local store (path, schema version, journal mode)
@@ -41,6 +63,7 @@ commands:
 
 The PIN is read from the terminal, or from the AGENTAPP_PIN environment
 variable (AGENTAPP_NEW_PIN for the new PIN of pin-change) in scripts.
+Amounts are in yuan (280 or 280.50).
 
 flags:
   --db FILE  the local store (default: $XDG_DATA_HOME/villagesync/agent.db,
@@ -50,7 +73,7 @@ flags:
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		printError(os.Stderr, err)
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -73,7 +96,7 @@ func printError(w io.Writer, err error) {
 	fmt.Fprintln(w, "agentapp:", err)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("agentapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -98,8 +121,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	env := &cli{store: st, stdout: stdout, stderr: stderr, stdin: os.Stdin}
+	env := &cli{store: st, stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now}
+	rest := fs.Args()[1:]
 	switch cmd {
+	case "sync":
+		return env.sync(ctx, rest)
+	case "roster":
+		return env.roster(ctx, rest)
+	case "collect":
+		return env.collect(ctx, rest)
+	case "void":
+		return env.void(ctx, rest)
+	case "deposit":
+		return env.deposit(ctx, rest)
+	case "receipts":
+		return env.receipts(ctx, rest)
+	case "outbox":
+		return env.outbox(ctx, rest)
 	case "enroll":
 		return env.enroll(ctx, fs.Args()[1:])
 	case "status":

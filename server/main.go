@@ -42,6 +42,7 @@ import (
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	vsync "villagesync/server/internal/sync"
 	"villagesync/syncproto"
 )
 
@@ -330,7 +331,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, re
 	}
 	authSvc := auth.NewService(db, auth.NewTokens(key, time.Now), passwords, auth.DefaultLimits, log)
 	setSvc := settings.NewService(db)
-	svc := api.Services{Auth: authSvc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log)}
+	svc := api.Services{Auth: authSvc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log),
+		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log)}
 	if cfg.Demo && !schema.TooNew() {
 		if err := loadDemo(ctx, cfg, db, svc, log, stdout); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 )
 
 // Enrollment is what the tablet keeps of its enrollment (no secrets: those
@@ -21,15 +22,47 @@ type Enrollment struct {
 
 const enrollmentKey = "enrollment"
 
-// SaveEnrollment records the tablet's enrollment.
+// SaveEnrollment records the tablet's enrollment. Enrolling as another
+// device (after the PIN was forgotten and the township enrolled the tablet
+// again) drops the replica and the cursor of the old device's scope and
+// its revoked mark; the old device's own records stay (they can be
+// exported).
 func (s *Store) SaveEnrollment(ctx context.Context, e Enrollment) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	_, err = s.DB.ExecContext(ctx, `INSERT INTO device_setting (key, value) VALUES (?, ?)
+	tx, err := s.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("localstore: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var old string
+	err = tx.QueryRowContext(ctx, `SELECT value FROM device_setting WHERE key = ?`, enrollmentKey).Scan(&old)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("localstore: read enrollment: %w", err)
+	}
+	var prev Enrollment
+	if old != "" {
+		if err := json.Unmarshal([]byte(old), &prev); err != nil {
+			return fmt.Errorf("localstore: decode enrollment: %w", err)
+		}
+	}
+	if prev.DeviceID != e.DeviceID {
+		if err := resetReplica(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET revoked = 0, last_error_code = '', last_error = '',
+			last_error_zh = '' WHERE id = 1`); err != nil {
+			return fmt.Errorf("localstore: reset sync state: %w", err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO device_setting (key, value) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, enrollmentKey, string(b))
-	return err
+	if err != nil {
+		return fmt.Errorf("localstore: save enrollment: %w", err)
+	}
+	return tx.Commit()
 }
 
 // Enrollment reads the tablet's enrollment; ErrNotFound before enrolling.

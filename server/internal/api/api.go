@@ -18,6 +18,7 @@ import (
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	vsync "villagesync/server/internal/sync"
 )
 
 // Config holds the HTTP layer's settings.
@@ -30,6 +31,7 @@ type Services struct {
 	Auth     *auth.Service
 	Roster   *roster.Service
 	Settings *settings.Service
+	Sync     *vsync.Service
 }
 
 // Server holds what the handlers need.
@@ -41,13 +43,14 @@ type Server struct {
 	auth     *auth.Service
 	roster   *roster.Service
 	settings *settings.Service
+	sync     *vsync.Service
 	schema   atomic.Pointer[store.SchemaState]
 }
 
 // New builds the echo app with all routes and middleware. schema is the
 // state found at start-up; while it is not ready, the API answers 503.
 func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
-	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings,
+	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings, sync: svc.Sync,
 		log: log.With("component", "api"), metrics: metrics}
 	s.schema.Store(&schema)
 

@@ -24,6 +24,8 @@ import (
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	vsync "villagesync/server/internal/sync"
+	"villagesync/syncproto"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -118,7 +120,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	setSvc := settings.NewService(db)
-	services := api.Services{Auth: svc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log)}
+	services := api.Services{Auth: svc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log),
+		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log)}
 	e, srv := api.New(api.Config{BodyLimit: "1M"}, db, services, log, obs.NewMetrics(), schema)
 	f := &fixture{t: t, e: e, srv: srv, db: db, svc: svc, tokens: tokens, logs: logs, clock: clk,
 		token: map[auth.Role]string{}, refresh: map[auth.Role]string{}, user: map[string]store.User{}}
@@ -174,12 +177,19 @@ func newFixture(t *testing.T) *fixture {
 // tablet with it.
 func (f *fixture) enroll(agentID string) auth.Enrollment {
 	f.t.Helper()
+	en, _ := f.enrollKey(agentID)
+	return en
+}
+
+// enrollKey enrolls a tablet for agent and returns the tablet's key too.
+func (f *fixture) enrollKey(agentID string) (auth.Enrollment, ed25519.PrivateKey) {
+	f.t.Helper()
 	var code auth.EnrollmentCode
 	f.do(http.MethodPost, "/api/v1/devices/enrollment-codes", f.token[auth.RoleAdmin], map[string]string{"agent_id": agentID}, http.StatusCreated, &code)
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
 	var en auth.Enrollment
 	f.do(http.MethodPost, "/api/v1/devices/enroll", "", auth.EnrollRequest{Code: code.Code, DeviceName: "平板 1", PublicKey: pub}, http.StatusCreated, &en)
-	return en
+	return en, key
 }
 
 // rawBody is a request body sent as it is (a file upload), not as JSON.
@@ -209,11 +219,36 @@ func (f *fixture) request(method, path, token string, body any) *httptest.Respon
 	}
 	req := httptest.NewRequest(method, path, r)
 	req.RemoteAddr = "192.0.2.10:1234"
+	req.Header.Set(syncproto.HeaderProtocol, "1")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// userID finds a user created by the fixture or a test.
+func (f *fixture) userID(username string) string {
+	f.t.Helper()
+	u, err := f.db.UserByUsername(f.t.Context(), f.db.Pool, username)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u.ID
+}
+
+// requestWith sends a bodiless request with extra headers.
+func (f *fixture) requestWith(method, path, token string, headers map[string]string) *httptest.ResponseRecorder {
+	f.t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	req.RemoteAddr = "192.0.2.10:1234"
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	rec := httptest.NewRecorder()
 	f.e.ServeHTTP(rec, req)

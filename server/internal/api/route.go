@@ -51,6 +51,7 @@ var (
 	staff         = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax, auth.RoleHRSS, auth.RoleMedsec}
 	adminOnly     = []auth.Role{auth.RoleAdmin}
 	adminOrTwp    = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
+	agentOnly     = []auth.Role{auth.RoleAgent}
 	rosterOwners  = []auth.Role{auth.RoleHRSS, auth.RoleMedsec}
 	rosterReaders = []auth.Role{auth.RoleAdmin, auth.RoleHRSS, auth.RoleMedsec}
 )
@@ -101,6 +102,11 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/rosters/imports", Handler: s.rosterImports, Roles: rosterReaders},
 		{Method: http.MethodGet, Path: "/api/v1/rosters/imports/:id/report", Handler: s.rosterReport, Roles: rosterReaders},
 		{Method: http.MethodGet, Path: "/api/v1/rosters/entries", Handler: s.rosterEntries, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
+		{Method: http.MethodPost, Path: "/api/v1/sync/push", Handler: requireProtocol(s.push), Roles: agentOnly},
+		{Method: http.MethodGet, Path: "/api/v1/sync/pull", Handler: requireProtocol(s.pull), Roles: agentOnly},
+		{Method: http.MethodGet, Path: "/api/v1/sync/alerts", Handler: s.alerts, Roles: adminOrTwp},
+		{Method: http.MethodPost, Path: "/api/v1/devices/:id/outbox", Handler: s.importOutbox, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.deviceTarget},
+
 		{Method: http.MethodGet, Path: "/api/v1/rosters/counts", Handler: s.rosterCounts, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	"villagesync/syncproto"
 )
 
 // routeCase builds a request for a route: in scope of the caller (village
@@ -101,6 +102,18 @@ var cases = map[string]routeCase{
 			return "/api/v1/rosters/counts?village=" + vilA, nil
 		}
 		return "/api/v1/rosters/counts?village=" + vilB, nil
+	},
+	"POST /api/v1/sync/push": func(*fixture, bool) (string, any) {
+		return "/api/v1/sync/push", syncproto.PushRequest{Mutations: []syncproto.Mutation{}}
+	},
+	"GET /api/v1/sync/pull":   func(*fixture, bool) (string, any) { return "/api/v1/sync/pull", nil },
+	"GET /api/v1/sync/alerts": func(*fixture, bool) (string, any) { return "/api/v1/sync/alerts", nil },
+	"POST /api/v1/devices/:id/outbox": func(f *fixture, in bool) (string, any) {
+		id := f.deviceB
+		if in {
+			id = f.deviceA
+		}
+		return "/api/v1/devices/" + id + "/outbox", map[string]any{"device_id": id, "mutations": []any{}}
 	},
 	"PATCH /api/v1/users/:id": func(f *fixture, in bool) (string, any) {
 		id := f.user["agentb"].ID

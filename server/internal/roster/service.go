@@ -84,7 +84,7 @@ func (s *Service) Import(ctx context.Context, p auth.Principal, filename string,
 		return s.refuse(ctx, imp, []RowError{{Code: ce.Code, Message: ce.Message, MessageZH: ce.MessageZH}})
 	}
 	imp.Rows = len(rows)
-	resolve, err := s.settings.Resolver(ctx, kind)
+	resolve, err := s.settings.Resolver(ctx, s.db.Pool, kind)
 	if err != nil {
 		return Result{}, err
 	}

@@ -25,7 +25,13 @@ func NewService(db *store.DB) *Service { return &Service{db: db} }
 
 // All returns the stored settings of a year (0: every year).
 func (s *Service) All(ctx context.Context, year int) ([]Year, error) {
-	rows, err := s.db.YearSettings(ctx, s.db.Pool, year)
+	return s.AllIn(ctx, s.db.Pool, year)
+}
+
+// AllIn is All run on q, e.g. the caller's transaction: code inside a
+// transaction must not take a second connection from the pool.
+func (s *Service) AllIn(ctx context.Context, q store.Querier, year int) ([]Year, error) {
+	rows, err := s.db.YearSettings(ctx, q, year)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +81,9 @@ func (s *Service) Put(ctx context.Context, y Year) error {
 }
 
 // Resolver returns a lookup of the effective settings of kind for a year
-// and a village, over the rows stored now; Validate uses it.
-func (s *Service) Resolver(ctx context.Context, kind syncproto.Kind) (func(year int, village string) (Year, bool), error) {
-	rows, err := s.All(ctx, 0)
+// and a village, over the rows stored now (read on q); Validate uses it.
+func (s *Service) Resolver(ctx context.Context, q store.Querier, kind syncproto.Kind) (func(year int, village string) (Year, bool), error) {
+	rows, err := s.AllIn(ctx, q, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"villagesync/server/internal/auth"
+	"villagesync/syncproto"
+)
+
+// requireProtocol refuses a sync request without the protocol version
+// this server speaks: 426 with a clear error.
+func requireProtocol(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		v := c.Request().Header.Get(syncproto.HeaderProtocol)
+		if v != strconv.Itoa(syncproto.ProtocolVersion) {
+			return syncproto.Errorf(syncproto.CodeProtocolVersion,
+				"this server speaks sync protocol "+strconv.Itoa(syncproto.ProtocolVersion)+" (header "+syncproto.HeaderProtocol+"), got \""+v+"\": update the app",
+				"同步协议版本不匹配，请升级终端程序")
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) push(c echo.Context) error {
+	var req syncproto.PushRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	resp, err := s.sync.Push(c.Request().Context(), principal(c), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) pull(c echo.Context) error {
+	limit := 0
+	if q := c.QueryParam("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			return syncproto.Errorf(syncproto.CodeInvalidInput, "limit must be a positive number", "limit 须为正整数")
+		}
+		limit = n
+	}
+	resp, err := s.sync.Pull(c.Request().Context(), principal(c), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// importOutbox applies an exported outbox file for a device of the
+// caller's township, under the same exactly-once rules as a push: the
+// records must chain onto what the server holds and carry the device's
+// signatures.
+func (s *Server) importOutbox(c echo.Context) error {
+	var f syncproto.OutboxFile
+	if err := bind(c, &f); err != nil {
+		return err
+	}
+	id := c.Param("id")
+	if f.DeviceID != id {
+		return syncproto.Errorf(syncproto.CodeInvalidInput, "the file is of device "+f.DeviceID+", not "+id,
+			"文件所属终端与所选终端不符")
+	}
+	p := principal(c)
+	acting := auth.Principal{UserID: p.UserID, Username: p.Username, Role: p.Role, Township: p.Township, DeviceID: id}
+	resp, err := s.sync.Push(auth.WithPrincipal(c.Request().Context(), p), acting, syncproto.PushRequest{Mutations: f.Mutations})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (s *Server) alerts(c echo.Context) error {
+	as, err := s.db.Alerts(c.Request().Context(), auth.ScopeTownship(principal(c)))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"alerts": nonNil(as)})
+}

@@ -1,0 +1,314 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"villagesync/server/internal/auth"
+	"villagesync/server/internal/store"
+	"villagesync/syncproto"
+)
+
+func count(t *testing.T, f *fixture, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := f.db.Pool.QueryRow(t.Context(), sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A push whose response is lost and is sent again stores nothing twice.
+func TestPushExactlyOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(5, vilA)
+	tb := f.newTablet("agent-once", vilA)
+	cp := tb.pullAll(1000)
+	if got := tb.checksum(); got != *cp {
+		t.Fatalf("bootstrap replica %+v, server checkpoint %+v", got, *cp)
+	}
+	lines := tb.lines(syncproto.KindMedical)
+	if len(lines) != 5 || len(tb.receipts) == 0 {
+		t.Fatalf("bootstrap: %d lines, %d receipt numbers", len(lines), len(tb.receipts))
+	}
+	ms := []syncproto.Mutation{tb.collect(lines[0].ID, 0), tb.collect(lines[1].ID, 0), tb.collect(lines[2].ID, 0)}
+	first := tb.mustPush(ms...)
+	if first.AckSeq != 3 || len(first.Outcomes) != 3 || first.Outcomes[0].Status != syncproto.OutcomeStored || len(first.Outcomes[0].Flags) != 0 {
+		t.Fatalf("first push: %+v", first)
+	}
+	again := tb.mustPush(ms...) // the first answer was lost
+	for _, o := range again.Outcomes {
+		if o.Status != syncproto.OutcomeDuplicate {
+			t.Fatalf("re-sent mutation: %+v", o)
+		}
+	}
+	if again.AckSeq != 3 {
+		t.Fatalf("ack after re-send: %d", again.AckSeq)
+	}
+	// A re-send that overlaps new records: old ones no-ops, new one stored.
+	next := tb.collect(lines[3].ID, 0)
+	mixed := tb.mustPush(append(ms[1:], next)...)
+	if mixed.AckSeq != 4 || mixed.Outcomes[2].Status != syncproto.OutcomeStored {
+		t.Fatalf("overlapping push: %+v", mixed)
+	}
+	if n := count(t, f, `SELECT count(*) FROM collection`); n != 4 {
+		t.Fatalf("%d collections stored, want 4", n)
+	}
+	if n := count(t, f, `SELECT count(*) FROM mutation`); n != 4 {
+		t.Fatalf("%d mutations stored, want 4", n)
+	}
+	// The business day is the server's; the tablet's clock is kept beside it.
+	var day, dev time.Time
+	f.db.Pool.QueryRow(t.Context(), `SELECT business_day, device_time FROM collection WHERE id = $1`, ms[0].ID).Scan(&day, &dev)
+	if !dev.Equal(inPeriod) || day.Format(time.DateOnly) != time.Now().In(shanghai(t)).Format(time.DateOnly) {
+		t.Fatalf("business day %v, device time %v", day, dev)
+	}
+	// Pulled back: the roster lines are paid, the collections synced.
+	cp = tb.pullAll(1000)
+	if got := tb.checksum(); got != *cp {
+		t.Fatalf("replica %+v, server %+v", got, *cp)
+	}
+	paid := 0
+	for _, l := range tb.lines(syncproto.KindMedical) {
+		if l.Paid {
+			paid++
+		}
+	}
+	if paid != 4 {
+		t.Fatalf("%d lines paid on the tablet, want 4", paid)
+	}
+}
+
+func shanghai(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// An edited record, a reordered one, a missing seq and a foreign
+// signature are each refused with their own code and raise an alert.
+func TestPushChainErrors(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		make func(tb *tablet, lineID string) []syncproto.Mutation
+		code syncproto.Code
+	}{
+		"ErrTampered": {code: syncproto.CodeChainTampered, make: func(tb *tablet, id string) []syncproto.Mutation {
+			m := tb.collect(id, 0)
+			tb.mustPush(m)
+			var c syncproto.Collection
+			json.Unmarshal(m.Payload, &c)
+			c.Amount = 1 // edited after it was stored, and sealed again
+			m.Payload, _ = json.Marshal(c)
+			m.Seal(tb.key)
+			return []syncproto.Mutation{m}
+		}},
+		"ErrEditedInTransit": {code: syncproto.CodeChainBroken, make: func(tb *tablet, id string) []syncproto.Mutation {
+			m := tb.collect(id, 0)
+			m.Payload = []byte(`{"receipt_no":"1","roster_entry_id":"x","kind":"medical","amount":1}`)
+			return []syncproto.Mutation{m}
+		}},
+		"ErrGap": {code: syncproto.CodeChainGap, make: func(tb *tablet, id string) []syncproto.Mutation {
+			tb.collect(id, 0) // seq 1 never sent
+			return []syncproto.Mutation{tb.collect(id, 0)}
+		}},
+		"ErrReordered": {code: syncproto.CodeChainBroken, make: func(tb *tablet, id string) []syncproto.Mutation {
+			a, b := tb.collect(id, 0), tb.collect(id, 0)
+			a.Seq, b.Seq = b.Seq, a.Seq // swapped places in the chain
+			return []syncproto.Mutation{b, a}
+		}},
+		"ErrForeignSignature": {code: syncproto.CodeBadSignature, make: func(tb *tablet, id string) []syncproto.Mutation {
+			m := tb.collect(id, 0)
+			other := tb.f.newTablet("agent-forger", vilA)
+			m.Seal(other.key)
+			return []syncproto.Mutation{m}
+		}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			f.loadRoster(2, vilA)
+			tb := f.newTablet("agent-chain", vilA)
+			tb.pullAll(1000)
+			ms := tc.make(tb, tb.lines(syncproto.KindMedical)[0].ID)
+			before := count(t, f, `SELECT count(*) FROM collection`)
+			_, rec := tb.push(ms...)
+			if rec.Code != http.StatusConflict && rec.Code != http.StatusBadRequest && rec.Code != http.StatusForbidden {
+				t.Fatalf("status %d %s", rec.Code, rec.Body)
+			}
+			if got := errCode(t, rec); got != string(tc.code) {
+				t.Fatalf("code %s, want %s: %s", got, tc.code, rec.Body)
+			}
+			if n := count(t, f, `SELECT count(*) FROM collection`); n != before {
+				t.Fatal("a refused push stored something")
+			}
+			var alerts struct{ Alerts []store.Alert }
+			f.do(http.MethodGet, "/api/v1/sync/alerts", f.token[auth.RoleTownship], nil, http.StatusOK, &alerts)
+			if len(alerts.Alerts) != 1 || alerts.Alerts[0].Code != string(tc.code) || alerts.Alerts[0].DeviceID != tb.id {
+				t.Fatalf("township alerts: %+v", alerts.Alerts)
+			}
+			if n := count(t, f, `SELECT count(*) FROM audit_log WHERE action = 'sync_alert' AND target_id = $1`, tb.id); n != 1 {
+				t.Fatalf("%d sync_alert audit lines", n)
+			}
+		})
+	}
+}
+
+// Two agents collect from the same person offline: both cash records are
+// stored, both flagged, both tablets get the notice.
+func TestTwoAgentsSamePerson(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(3, vilA)
+	a, b := f.newTablet("agent-one", vilA), f.newTablet("agent-two", vilA)
+	a.pullAll(1000)
+	b.pullAll(1000)
+	person := a.lines(syncproto.KindMedical)[0].ID
+	ma, mb := a.collect(person, 0), b.collect(person, 0)
+	var wg sync.WaitGroup
+	var ra, rb syncproto.PushResponse
+	wg.Go(func() { ra = a.mustPush(ma) })
+	wg.Go(func() { rb = b.mustPush(mb) })
+	wg.Wait()
+	if ra.Outcomes[0].Status != syncproto.OutcomeStored || rb.Outcomes[0].Status != syncproto.OutcomeStored {
+		t.Fatalf("outcomes %+v %+v", ra, rb)
+	}
+	if n := count(t, f, `SELECT count(*) FROM collection WHERE $1 = ANY(flags)`, "duplicate_payment"); n != 2 {
+		t.Fatalf("%d collections flagged duplicate, want both", n)
+	}
+	for _, tb := range []*tablet{a, b} {
+		cp := tb.pullAll(1000)
+		if got := tb.checksum(); got != *cp {
+			t.Fatalf("replica %+v, server %+v", got, *cp)
+		}
+		notices := 0
+		for key, row := range tb.replica {
+			if len(key) > 7 && key[:7] == "notice/" {
+				var n syncproto.Notice
+				json.Unmarshal(row.data, &n)
+				if n.Code == "duplicate_payment" && n.MessageZH != "" {
+					notices++
+				}
+			}
+		}
+		if notices != 1 {
+			t.Fatalf("tablet %s has %d duplicate notices", tb.id, notices)
+		}
+		var st syncproto.CollectionStatus
+		json.Unmarshal(tb.replica["collection/"+map[*tablet]string{a: ma.ID, b: mb.ID}[tb]].data, &st)
+		if !slices.Contains(st.Flags, "duplicate_payment") {
+			t.Fatalf("tablet %s: its collection status %+v", tb.id, st)
+		}
+	}
+}
+
+// Business problems are flagged, never refused; unusable records are
+// kept as rejected and the chain goes on; voids and deposits.
+func TestPushFlagsVoidDeposit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(3, vilA)
+	tb := f.newTablet("agent-flags", vilA)
+	tb.pullAll(1000)
+	lines := tb.lines(syncproto.KindMedical)
+	wrong := tb.collect(lines[0].ID, 0)
+	var c syncproto.Collection
+	json.Unmarshal(wrong.Payload, &c)
+	tb.seq, tb.prev = 0, syncproto.ZeroHash
+	c.Amount = syncproto.Yuan(300) // not the roster's 400
+	wrong = tb.mutation(syncproto.MutationCollection, c, inPeriod.AddDate(0, 3, 0))
+	junk := tb.mutation(syncproto.MutationCollection, map[string]any{"nonsense": true}, inPeriod)
+	good := tb.collect(lines[1].ID, 0)
+	void := tb.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: good.ID, ReceiptNo: "x", Reason: "录错了"}, inPeriod)
+	dep := tb.mutation(syncproto.MutationDeposit, syncproto.Deposit{SlipNo: "B-1", Amount: syncproto.Yuan(300),
+		DepositedAt: inPeriod, Count: 1, Sum: syncproto.Yuan(300), ChainHead: void.Hash}, inPeriod)
+	resp := tb.mustPush(wrong, junk, good, void, dep)
+	if resp.AckSeq != 5 {
+		t.Fatalf("ack %d: %+v", resp.AckSeq, resp)
+	}
+	o := resp.Outcomes
+	if o[0].Status != syncproto.OutcomeStored || !slices.Contains(o[0].Flags, "amount_mismatch") || !slices.Contains(o[0].Flags, "outside_period") {
+		t.Fatalf("wrong amount, late: %+v", o[0])
+	}
+	if o[1].Status != syncproto.OutcomeRejected || o[1].ReasonZH == "" {
+		t.Fatalf("malformed payload: %+v", o[1])
+	}
+	if o[2].Status != syncproto.OutcomeStored || o[3].Status != syncproto.OutcomeStored || o[4].Status != syncproto.OutcomeStored || len(o[4].Flags) != 0 {
+		t.Fatalf("good, void, deposit: %+v", o[2:])
+	}
+	var status string
+	f.db.Pool.QueryRow(t.Context(), `SELECT status FROM collection WHERE id = $1`, good.ID).Scan(&status)
+	if status != "voided" {
+		t.Fatalf("voided collection has status %s", status)
+	}
+	var paid bool
+	f.db.Pool.QueryRow(t.Context(), `SELECT paid FROM roster_entry WHERE id = $1`, lines[1].ID).Scan(&paid)
+	if paid {
+		t.Fatal("a voided payment still marks the person paid")
+	}
+	// A deposit that does not match what the server holds is flagged.
+	extra := tb.collect(lines[2].ID, 0)
+	bad := tb.mutation(syncproto.MutationDeposit, syncproto.Deposit{SlipNo: "B-2", Amount: syncproto.Yuan(100),
+		DepositedAt: inPeriod, Count: 2, Sum: syncproto.Yuan(800), ChainHead: "bogus"}, inPeriod)
+	resp = tb.mustPush(extra, bad)
+	for _, want := range []string{"deposit_count_mismatch", "deposit_sum_mismatch", "deposit_chain_mismatch", "deposit_slip_mismatch"} {
+		if !slices.Contains(resp.Outcomes[1].Flags, want) {
+			t.Errorf("deposit flags %v lack %s", resp.Outcomes[1].Flags, want)
+		}
+	}
+}
+
+// Receipt ranges never overlap across devices and are topped up.
+func TestReceiptRanges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(60, vilA)
+	a, b := f.newTablet("agent-r1", vilA), f.newTablet("agent-r2", vilA)
+	a.pullAll(1000)
+	b.pullAll(1000)
+	seen := map[int64]string{}
+	for _, tb := range []*tablet{a, b} {
+		for _, n := range tb.receipts {
+			if other, ok := seen[n]; ok {
+				t.Fatalf("receipt %d given to %s and %s", n, other, tb.id)
+			}
+			seen[n] = tb.id
+		}
+	}
+	start := len(a.receipts)
+	var ms []syncproto.Mutation
+	lines := a.lines(syncproto.KindMedical)
+	if len(lines) != 60 {
+		t.Fatalf("replica has %d lines, want 60", len(lines))
+	}
+	for i := range start - 10 {
+		ms = append(ms, a.collect(lines[i%len(lines)].ID, 0)) // repeats are flagged, still cash
+	}
+	a.mustPush(ms...)
+	a.pullAll(1000)
+	if len(a.receipts) < 50 {
+		t.Fatalf("after using %d numbers the tablet has %d left: no top-up", start-10, len(a.receipts))
+	}
+}
+
+func TestSyncProtocolHeader(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tb := f.newTablet("agent-hdr", vilA)
+	rec := f.requestWith(http.MethodGet, "/api/v1/sync/pull", tb.token, map[string]string{syncproto.HeaderProtocol: "2"})
+	if rec.Code != http.StatusUpgradeRequired || errCode(t, rec) != string(syncproto.CodeProtocolVersion) {
+		t.Fatalf("protocol 2: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.request(http.MethodGet, "/api/v1/sync/pull", f.token[auth.RoleTownship], nil)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("a township user pulled: %d", rec.Code)
+	}
+}

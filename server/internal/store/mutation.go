@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PushDevice is what a push needs of its device, read under a row lock
+// that serialises pushes of one device.
+type PushDevice struct {
+	ID           string
+	AgentID      string
+	TownshipCode string
+	PublicKey    []byte
+	Revoked      bool
+	Villages     []string // the agent's villages now
+	LastSeq      int64
+	LastHash     string
+}
+
+// LockDeviceForPush reads and locks a device for a push. NO KEY UPDATE:
+// another push inserting a notice for this device takes a KEY SHARE lock
+// on it (the foreign key), which FOR UPDATE would block into a deadlock.
+func (db *DB) LockDeviceForPush(ctx context.Context, tx pgx.Tx, id string) (PushDevice, error) {
+	var d PushDevice
+	err := tx.QueryRow(ctx, `SELECT d.id, d.agent_id, d.township_code, d.public_key, d.revoked_at IS NOT NULL,
+			coalesce((SELECT array_agg(village_code ORDER BY village_code) FROM agent_village WHERE user_id = d.agent_id), '{}')
+		FROM device d WHERE d.id = $1 FOR NO KEY UPDATE`, id).
+		Scan(&d.ID, &d.AgentID, &d.TownshipCode, &d.PublicKey, &d.Revoked, &d.Villages)
+	if err != nil {
+		return d, translate(err)
+	}
+	err = tx.QueryRow(ctx, `SELECT seq, hash FROM mutation WHERE device_id = $1 ORDER BY seq DESC LIMIT 1`, id).
+		Scan(&d.LastSeq, &d.LastHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, nil
+	}
+	return d, translate(err)
+}
+
+// StoredMutation is a mutation as the server keeps it.
+type StoredMutation struct {
+	DeviceID     string
+	Seq          int64
+	ID           string
+	Kind         string
+	DeviceTime   time.Time
+	PrevHash     string
+	Payload      []byte
+	Hash         string
+	Signature    string
+	ReceivedAt   time.Time
+	Status       string
+	RejectCode   string
+	RejectReason string
+	TownshipCode string
+}
+
+// MutationHash returns the hash stored for a device's seq ("" if none).
+func (db *DB) MutationHash(ctx context.Context, q Querier, device string, seq int64) (string, error) {
+	var h string
+	err := q.QueryRow(ctx, `SELECT hash FROM mutation WHERE device_id = $1 AND seq = $2`, device, seq).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return h, translate(err)
+}
+
+// InsertMutation stores one mutation of a chain.
+func (db *DB) InsertMutation(ctx context.Context, tx pgx.Tx, m StoredMutation) error {
+	_, err := tx.Exec(ctx, `INSERT INTO mutation (device_id, seq, id, kind, device_time, prev_hash, payload, hash, signature,
+		received_at, status, reject_code, reject_reason, township_code)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''), $14)`,
+		m.DeviceID, m.Seq, m.ID, m.Kind, m.DeviceTime, m.PrevHash, m.Payload, m.Hash, m.Signature,
+		m.ReceivedAt, m.Status, m.RejectCode, m.RejectReason, m.TownshipCode)
+	return translate(err)
+}
+
+// Mutations returns a device's stored mutations from seq on, in order.
+func (db *DB) Mutations(ctx context.Context, device string, from int64) ([]StoredMutation, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT device_id, seq, id, kind, device_time, prev_hash, payload, hash, signature,
+		received_at, status, coalesce(reject_code, ''), coalesce(reject_reason, ''), township_code
+		FROM mutation WHERE device_id = $1 AND seq >= $2 ORDER BY seq`, device, from)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[StoredMutation])
+	return out, translate(err)
+}
+
+// InsertAlert records a chain or tamper alert for the township.
+func (db *DB) InsertAlert(ctx context.Context, q Querier, id, device, township, code string, seq int64, detail string, at time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO sync_alert (id, device_id, township_code, code, seq, detail, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, device, township, code, seq, detail, at)
+	return translate(err)
+}
+
+// Alert is a chain or tamper alert.
+type Alert struct {
+	ID           string    `json:"id"`
+	DeviceID     string    `json:"device_id"`
+	TownshipCode string    `json:"township_code"`
+	Code         string    `json:"code"`
+	Seq          int64     `json:"seq"`
+	Detail       string    `json:"detail"`
+	At           time.Time `json:"at"`
+}
+
+// Alerts lists the alerts of a township (all when empty), newest first.
+func (db *DB) Alerts(ctx context.Context, township string) ([]Alert, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT id, device_id, township_code, code, coalesce(seq, 0), detail, at
+		FROM sync_alert WHERE $1 = '' OR township_code = $1 ORDER BY at DESC, id DESC LIMIT 500`, township)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Alert])
+	return out, translate(err)
+}

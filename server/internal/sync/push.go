@@ -1,0 +1,637 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"villagesync/server/internal/auth"
+	"villagesync/server/internal/settings"
+	"villagesync/server/internal/store"
+	"villagesync/syncproto"
+)
+
+// chainError is a refused push: the chain is broken, has a gap, or a held
+// record came back changed. It is alerted and audited, never silent.
+type chainError struct {
+	err *syncproto.Error
+	seq int64
+}
+
+// Push stores a device's mutations in one transaction and answers the
+// highest contiguous seq held plus an outcome per mutation. Re-sent
+// mutations are no-ops; a gap, a broken link, a bad signature or a held
+// seq with another hash refuses the push with a specific code and raises
+// an alert for the township.
+func (s *Service) Push(ctx context.Context, p auth.Principal, req syncproto.PushRequest) (syncproto.PushResponse, error) {
+	if p.DeviceID == "" {
+		return syncproto.PushResponse{}, syncproto.Errorf(syncproto.CodeForbidden,
+			"only an enrolled tablet can push", "只有已登记的终端可以上传记录")
+	}
+	if len(req.Mutations) > s.cfg.MaxPush {
+		return syncproto.PushResponse{}, syncproto.Errorf(syncproto.CodeTooLarge,
+			fmt.Sprintf("at most %d mutations per push", s.cfg.MaxPush), fmt.Sprintf("每次最多上传 %d 条记录", s.cfg.MaxPush))
+	}
+	var resp syncproto.PushResponse
+	var ce *chainError
+	var township string
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		dev, err := s.db.LockDeviceForPush(ctx, tx, p.DeviceID)
+		if err != nil {
+			return err
+		}
+		township = dev.TownshipCode
+		if dev.Revoked {
+			return auth.ErrDeviceRevoked
+		}
+		pt := &pushTx{s: s, tx: tx, dev: dev, now: s.db.Now()}
+		resp, ce, err = pt.run(ctx, req.Mutations)
+		if ce != nil {
+			return ce.err
+		}
+		return err
+	})
+	if ce != nil {
+		s.alert(ctx, p, township, ce)
+		return syncproto.PushResponse{}, ce.err
+	}
+	return resp, err
+}
+
+// alert records a refused push for the township, in the alert list and
+// the audit log.
+func (s *Service) alert(ctx context.Context, p auth.Principal, township string, ce *chainError) {
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		now := s.db.Now()
+		if err := s.db.InsertAlert(ctx, tx, s.db.NewID(), p.DeviceID, township, string(ce.err.Code), ce.seq, ce.err.Message, now); err != nil {
+			return err
+		}
+		return s.db.Audit(ctx, tx, auth.Audited(ctx, store.AuditEntry{Action: "sync_alert", TargetType: "device",
+			TargetID: p.DeviceID, TownshipCode: township,
+			After: map[string]any{"code": ce.err.Code, "seq": ce.seq, "detail": ce.err.Message}}))
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "record sync alert", "err", err, "device", p.DeviceID)
+	}
+}
+
+// pushTx is one push in its transaction.
+type pushTx struct {
+	s   *Service
+	tx  pgx.Tx
+	dev store.PushDevice
+	now time.Time
+
+	entries  map[string]*lockedEntry // roster lines touched, locked
+	settings map[syncproto.Kind]func(int, string) (settings.Year, bool)
+	streams  map[string]bool // device streams locked
+	villages map[string]bool // village streams locked
+	ranges   []store.ReceiptRangeRow
+	receipts map[int64]bool // receipt numbers this device used
+}
+
+type lockedEntry struct {
+	store.RosterEntry
+	changeSeq int64
+}
+
+type decoded struct {
+	m          syncproto.Mutation
+	collection *syncproto.Collection
+	void       *syncproto.Void
+	deposit    *syncproto.Deposit
+	reject     *syncproto.Error
+}
+
+func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.PushResponse, *chainError, error) {
+	resp := syncproto.PushResponse{AckSeq: pt.dev.LastSeq, Outcomes: make([]syncproto.Outcome, 0, len(ms))}
+	pub := ed25519.PublicKey(pt.dev.PublicKey)
+	last, lastHash := pt.dev.LastSeq, pt.dev.LastHash
+	if last == 0 {
+		lastHash = syncproto.ZeroHash
+	}
+	var fresh []decoded
+	for i := range ms {
+		m := ms[i]
+		if m.DeviceID != pt.dev.ID {
+			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeBadSignature,
+				fmt.Sprintf("mutation %d belongs to another device", m.Seq), fmt.Sprintf("记录 %d 属于其他终端", m.Seq))}, nil
+		}
+		if i > 0 && m.Seq <= ms[i-1].Seq {
+			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
+				"mutations must be sent in increasing seq order", "记录须按序号递增上传")}, nil
+		}
+		if m.Seq <= pt.dev.LastSeq {
+			held, err := pt.s.db.MutationHash(ctx, pt.tx, pt.dev.ID, m.Seq)
+			if err != nil {
+				return resp, nil, err
+			}
+			if held != m.Hash {
+				return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainTampered,
+					fmt.Sprintf("mutation %d differs from the one already stored (edited or replaced)", m.Seq),
+					fmt.Sprintf("记录 %d 与服务器已保存的不一致（可能被修改或替换）", m.Seq))}, nil
+			}
+			resp.Outcomes = append(resp.Outcomes, syncproto.Outcome{ID: m.ID, Seq: m.Seq, Status: syncproto.OutcomeDuplicate})
+			continue
+		}
+		if m.Seq != last+1 {
+			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainGap,
+				fmt.Sprintf("mutation %d sent but %d is missing", m.Seq, last+1),
+				fmt.Sprintf("缺少记录 %d，却收到记录 %d", last+1, m.Seq))}, nil
+		}
+		if m.PrevHash != lastHash {
+			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
+				fmt.Sprintf("mutation %d does not link to mutation %d (reordered or edited)", m.Seq, last),
+				fmt.Sprintf("记录 %d 与上一条记录 %d 链接不上（顺序被打乱或被修改）", m.Seq, last))}, nil
+		}
+		if err := m.Check(pub); err != nil {
+			var pe *syncproto.Error
+			if errors.As(err, &pe) && (pe.Code == syncproto.CodeChainBroken || pe.Code == syncproto.CodeBadSignature) {
+				return resp, &chainError{seq: m.Seq, err: pe}, nil
+			}
+			return resp, &chainError{seq: m.Seq, err: syncproto.Wrap(err, syncproto.CodeChainBroken, err.Error(), "记录格式不正确")}, nil
+		}
+		fresh = append(fresh, decode(m))
+		last, lastHash = m.Seq, m.Hash
+	}
+	if len(fresh) > 0 {
+		if err := pt.lockAll(ctx, fresh); err != nil {
+			return resp, nil, err
+		}
+		for _, d := range fresh {
+			out, err := pt.apply(ctx, d)
+			if err != nil {
+				return resp, nil, err
+			}
+			resp.Outcomes = append(resp.Outcomes, out)
+		}
+		if err := pt.topUpReceipts(ctx); err != nil {
+			return resp, nil, err
+		}
+	}
+	resp.AckSeq = last
+	return resp, nil, nil
+}
+
+// decode reads a mutation's payload strictly; a payload that cannot be
+// used is a rejection (stored, so the chain goes on), not an error.
+func decode(m syncproto.Mutation) decoded {
+	d := decoded{m: m}
+	reject := func(en, zh string) decoded {
+		d.reject = syncproto.Errorf(syncproto.CodeInvalidInput, en, zh)
+		return d
+	}
+	dec := json.NewDecoder(strings.NewReader(string(m.Payload)))
+	dec.DisallowUnknownFields()
+	var err error
+	switch m.Kind {
+	case syncproto.MutationCollection:
+		d.collection = &syncproto.Collection{}
+		err = dec.Decode(d.collection)
+		if err == nil {
+			c := d.collection
+			if _, perr := strconv.ParseInt(c.ReceiptNo, 10, 64); perr != nil || c.RosterEntryID == "" || c.Amount < 0 || c.Grade < 0 || !c.Kind.Valid() {
+				return reject("collection lacks a receipt number, roster line, kind or a valid amount", "收款记录缺少收据号、清册条目、险种或金额无效")
+			}
+		}
+	case syncproto.MutationVoid:
+		d.void = &syncproto.Void{}
+		err = dec.Decode(d.void)
+		if err == nil && (d.void.CollectionID == "" || strings.TrimSpace(d.void.Reason) == "") {
+			return reject("a void needs the collection and a reason", "作废记录须注明所作废的收款及原因")
+		}
+	case syncproto.MutationDeposit:
+		d.deposit = &syncproto.Deposit{}
+		err = dec.Decode(d.deposit)
+		if err == nil && (strings.TrimSpace(d.deposit.SlipNo) == "" || d.deposit.Amount < 0) {
+			return reject("a deposit needs a slip number and an amount", "解缴记录须有缴款单号和金额")
+		}
+	default:
+		return reject("unknown mutation kind "+string(m.Kind), "未知的记录类型："+string(m.Kind))
+	}
+	if err != nil {
+		return reject("payload is not valid for its kind: "+err.Error(), "记录内容格式不正确")
+	}
+	return d
+}
+
+// lockAll takes, in a fixed order, every lock the push needs: the village
+// streams of the device's villages and of the roster lines touched, then
+// those roster lines, then the device's own stream. A roster import takes
+// village streams before roster lines too, so the two cannot deadlock.
+func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
+	ids := map[string]bool{}
+	var voids []string
+	for _, d := range ds {
+		switch {
+		case d.collection != nil:
+			ids[d.collection.RosterEntryID] = true
+		case d.void != nil:
+			voids = append(voids, d.void.CollectionID)
+		}
+	}
+	if len(voids) > 0 {
+		rows, err := pt.tx.Query(ctx, `SELECT roster_entry_id FROM collection WHERE device_id = $1 AND id = ANY($2)`, pt.dev.ID, voids)
+		if err != nil {
+			return err
+		}
+		more, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range more {
+			ids[id] = true
+		}
+	}
+	entryIDs := slices.Sorted(func(yield func(string) bool) {
+		for id := range ids {
+			if !yield(id) {
+				return
+			}
+		}
+	})
+	villages := map[string]bool{}
+	for _, v := range pt.dev.Villages {
+		villages[v] = true
+	}
+	rows, err := pt.tx.Query(ctx, `SELECT DISTINCT village_code FROM roster_entry WHERE id = ANY($1)`, entryIDs)
+	if err != nil {
+		return err
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		villages[v] = true
+	}
+	pt.villages = villages
+	if err := pt.s.db.LockVillageStreams(ctx, pt.tx, keys(villages)); err != nil {
+		return err
+	}
+	pt.entries = map[string]*lockedEntry{}
+	for _, id := range entryIDs {
+		e, seq, err := pt.s.db.RosterEntryForUpdate(ctx, pt.tx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		pt.entries[id] = &lockedEntry{RosterEntry: e, changeSeq: seq}
+	}
+	pt.streams = map[string]bool{}
+	if err := pt.lockDevice(ctx, pt.dev.ID); err != nil {
+		return err
+	}
+	pt.settings = map[syncproto.Kind]func(int, string) (settings.Year, bool){}
+	for _, k := range syncproto.Kinds() {
+		r, err := pt.s.settings.Resolver(ctx, pt.tx, k)
+		if err != nil {
+			return err
+		}
+		pt.settings[k] = r
+	}
+	if pt.ranges, err = pt.s.db.ReceiptRanges(ctx, pt.tx, pt.dev.ID); err != nil {
+		return err
+	}
+	rows, err = pt.tx.Query(ctx, `SELECT receipt_no FROM collection WHERE device_id = $1`, pt.dev.ID)
+	if err != nil {
+		return err
+	}
+	used, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	pt.receipts = make(map[int64]bool, len(used))
+	for _, n := range used {
+		pt.receipts[n] = true
+	}
+	return nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (pt *pushTx) lockDevice(ctx context.Context, id string) error {
+	if pt.streams[id] {
+		return nil
+	}
+	if err := pt.s.db.LockDeviceStream(ctx, pt.tx, id); err != nil {
+		return err
+	}
+	pt.streams[id] = true
+	return nil
+}
+
+// apply stores one new, well-chained mutation and what follows from it.
+func (pt *pushTx) apply(ctx context.Context, d decoded) (syncproto.Outcome, error) {
+	m := d.m
+	out := syncproto.Outcome{ID: m.ID, Seq: m.Seq, Status: syncproto.OutcomeStored}
+	sm := store.StoredMutation{DeviceID: m.DeviceID, Seq: m.Seq, ID: m.ID, Kind: string(m.Kind), DeviceTime: m.DeviceTime,
+		PrevHash: m.PrevHash, Payload: m.Payload, Hash: m.Hash, Signature: m.Signature, ReceivedAt: pt.now,
+		Status: "stored", TownshipCode: pt.dev.TownshipCode}
+	var err error
+	switch {
+	case d.reject == nil && d.collection != nil:
+		out.Flags, err = pt.collection(ctx, m, d.collection)
+	case d.reject == nil && d.void != nil:
+		d.reject, err = pt.void(ctx, m, d.void)
+	case d.reject == nil && d.deposit != nil:
+		out.Flags, err = pt.depositOf(ctx, m, d.deposit)
+	}
+	if err != nil {
+		return out, err
+	}
+	if d.reject != nil {
+		sm.Status, sm.RejectCode, sm.RejectReason = "rejected", string(d.reject.Code), d.reject.Message
+		out.Status, out.Code, out.Reason, out.ReasonZH = syncproto.OutcomeRejected, d.reject.Code, d.reject.Message, d.reject.MessageZH
+	}
+	return out, pt.s.db.InsertMutation(ctx, pt.tx, sm)
+}
+
+// collection stores cash: always, flagged when something is wrong.
+func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncproto.Collection) ([]string, error) {
+	receipt, _ := strconv.ParseInt(c.ReceiptNo, 10, 64)
+	row := store.Collection{ID: m.ID, DeviceID: pt.dev.ID, AgentID: pt.dev.AgentID, Seq: m.Seq, ReceiptNo: receipt,
+		RosterEntryID: c.RosterEntryID, RosterVersion: c.RosterVersion, Name: c.Name, VillageCode: c.VillageCode,
+		TownshipCode: pt.dev.TownshipCode, Kind: string(c.Kind), Year: c.Year, Category: string(c.Category),
+		GradeFen: int64(c.Grade), AmountFen: int64(c.Amount), DeviceTime: m.DeviceTime, ReceivedAt: pt.now,
+		BusinessDay: pt.s.businessDay(pt.now), Status: "synced", Flags: []string{}}
+	var flags []string
+	flag := func(f string) {
+		if !slices.Contains(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	if !pt.inRange(receipt) {
+		flag(FlagReceiptRange)
+	}
+	if pt.receipts[receipt] {
+		flag(FlagReceiptReused)
+	}
+	pt.receipts[receipt] = true
+	e := pt.entries[c.RosterEntryID]
+	switch {
+	case e == nil || e.Kind != string(c.Kind) || e.Year != c.Year:
+		flag(FlagNotOnRoster)
+	default:
+		row.ResidentID, row.Name, row.Category = e.ResidentID, e.Name, e.Category
+		if e.VillageCode != c.VillageCode || !slices.Contains(pt.dev.Villages, e.VillageCode) {
+			flag(FlagMovedVillage)
+		}
+		if e.FullySubsidised {
+			flag(FlagFullySubsidised)
+		}
+		if e.Paid && !e.hasCollections(ctx, pt) {
+			flag(FlagPaidElsewhere)
+		}
+	}
+	if set, ok := pt.settings[c.Kind](c.Year, c.VillageCode); ok {
+		if !set.InPeriod(m.DeviceTime) {
+			flag(FlagOutsidePeriod)
+		}
+		cat := syncproto.Category(row.Category)
+		switch {
+		case c.Kind == syncproto.KindMedical && e != nil && int64(c.Amount) != e.DueFen:
+			flag(FlagAmount)
+		case c.Kind == syncproto.KindPension && (!set.GradeAllowed(cat, c.Grade) || c.Amount != c.Grade-set.Subsidy[cat]):
+			flag(FlagAmount)
+		}
+	} else {
+		flag(FlagOutsidePeriod) // no settings for that year: no collection period
+	}
+	// Duplicates: every other live collection of the person, kind and year.
+	var others []store.Collection
+	if e != nil {
+		var err error
+		others, err = pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(others) > 0 {
+		flag(FlagDuplicate)
+	}
+	row.Flags = flags
+	if row.Flags == nil {
+		row.Flags = []string{}
+	}
+	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, pt.dev.ID, syncproto.EntityCollection, row.ID, syncproto.OpUpsert, pt.now)
+	if err != nil {
+		return nil, err
+	}
+	row.ChangeSeq = seq
+	if err := pt.s.db.InsertCollection(ctx, pt.tx, row); err != nil {
+		return nil, err
+	}
+	for _, f := range flags {
+		if err := pt.notice(ctx, pt.dev.ID, row.ID, f); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range others {
+		if slices.Contains(o.Flags, FlagDuplicate) {
+			continue
+		}
+		o.Flags = append(o.Flags, FlagDuplicate)
+		if err := pt.touchCollection(ctx, o); err != nil {
+			return nil, err
+		}
+		if err := pt.notice(ctx, o.DeviceID, o.ID, FlagDuplicate); err != nil {
+			return nil, err
+		}
+	}
+	if e != nil && !e.Paid && pt.villages[e.VillageCode] {
+		if err := pt.setPaid(ctx, e, true); err != nil {
+			return nil, err
+		}
+	}
+	return flags, nil
+}
+
+func (e *lockedEntry) hasCollections(ctx context.Context, pt *pushTx) bool {
+	cs, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
+	return err == nil && len(cs) > 0
+}
+
+func (pt *pushTx) inRange(n int64) bool {
+	for _, r := range pt.ranges {
+		if n >= r.First && n <= r.Last {
+			return true
+		}
+	}
+	return false
+}
+
+// setPaid changes a roster line's paid flag, as a change of its village.
+func (pt *pushTx) setPaid(ctx context.Context, e *lockedEntry, paid bool) error {
+	seq, err := pt.s.db.AppendVillageChange(ctx, pt.tx, e.VillageCode, syncproto.EntityRosterEntry, e.ID, syncproto.OpUpsert, pt.now)
+	if err != nil {
+		return err
+	}
+	if err := pt.s.db.SetRosterPaid(ctx, pt.tx, e.ID, paid, seq, pt.now); err != nil {
+		return err
+	}
+	e.Paid, e.changeSeq = paid, seq
+	return nil
+}
+
+// touchCollection writes a changed collection with a new change number
+// in its device's stream.
+func (pt *pushTx) touchCollection(ctx context.Context, c store.Collection) error {
+	if err := pt.lockDevice(ctx, c.DeviceID); err != nil {
+		return err
+	}
+	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, c.DeviceID, syncproto.EntityCollection, c.ID, syncproto.OpUpsert, pt.now)
+	if err != nil {
+		return err
+	}
+	c.ChangeSeq = seq
+	return pt.s.db.UpdateCollectionState(ctx, pt.tx, c)
+}
+
+// notice tells a device's agent about a flag.
+func (pt *pushTx) notice(ctx context.Context, device, collection, code string) error {
+	if err := pt.lockDevice(ctx, device); err != nil {
+		return err
+	}
+	id := pt.s.db.NewID()
+	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, device, syncproto.EntityNotice, id, syncproto.OpUpsert, pt.now)
+	if err != nil {
+		return err
+	}
+	text := flagText[code]
+	return pt.s.db.InsertNotice(ctx, pt.tx, store.NoticeRow{ID: id, DeviceID: device, TownshipCode: pt.dev.TownshipCode,
+		CollectionID: collection, Code: code, Message: text[0], MessageZH: text[1], At: pt.now, ChangeSeq: seq})
+}
+
+// void marks a collection voided; its receipt number stays used.
+func (pt *pushTx) void(ctx context.Context, m syncproto.Mutation, v *syncproto.Void) (*syncproto.Error, error) {
+	c, err := pt.s.db.CollectionForUpdate(ctx, pt.tx, pt.dev.ID, v.CollectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return syncproto.Errorf(syncproto.CodeNotFound, "void of a collection this tablet never sent", "作废的收款记录不存在"), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Status == "voided" {
+		return nil, nil // voided already: nothing changes
+	}
+	if c.Status != "synced" {
+		return syncproto.Errorf(syncproto.CodeConflict, "the collection is already in a remittance batch: ask the township for a refund",
+			"该收款已进入解缴批次，不能作废，请联系镇街办理退费"), nil
+	}
+	at := pt.now
+	c.Status, c.VoidedAt, c.VoidReason = "voided", &at, v.Reason
+	if err := pt.touchCollection(ctx, c); err != nil {
+		return nil, err
+	}
+	if e := pt.entries[c.RosterEntryID]; e != nil && e.Paid && pt.villages[e.VillageCode] {
+		others, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
+		if err != nil {
+			return nil, err
+		}
+		if len(others) == 0 {
+			return nil, pt.setPaid(ctx, e, false)
+		}
+	}
+	return nil, nil
+}
+
+// depositOf records a bank deposit and compares its count, sum and chain
+// head with what the server holds for the device.
+func (pt *pushTx) depositOf(ctx context.Context, m syncproto.Mutation, d *syncproto.Deposit) ([]string, error) {
+	held, err := pt.s.db.Undeposited(ctx, pt.tx, pt.dev.ID, m.Seq)
+	if err != nil {
+		return nil, err
+	}
+	var count int
+	var sum int64
+	ids := make([]string, 0, len(held))
+	for _, c := range held {
+		ids = append(ids, c.ID)
+		if c.Status != "voided" {
+			count++
+			sum += c.AmountFen
+		}
+	}
+	var flags []string
+	if count != d.Count {
+		flags = append(flags, FlagDepositCount)
+	}
+	if sum != int64(d.Sum) {
+		flags = append(flags, FlagDepositSum)
+	}
+	if d.ChainHead != m.PrevHash {
+		flags = append(flags, FlagDepositChain)
+	}
+	if int64(d.Amount) != sum {
+		flags = append(flags, FlagDepositSlip)
+	}
+	row := store.DepositRow{ID: m.ID, DeviceID: pt.dev.ID, AgentID: pt.dev.AgentID, TownshipCode: pt.dev.TownshipCode,
+		Seq: m.Seq, SlipNo: d.SlipNo, AmountFen: int64(d.Amount), DepositedAt: d.DepositedAt, Count: d.Count,
+		SumFen: int64(d.Sum), ChainHead: d.ChainHead, ServerCount: count, ServerSumFen: sum, Flags: flags, ReceivedAt: pt.now}
+	if row.Flags == nil {
+		row.Flags = []string{}
+	}
+	if err := pt.s.db.InsertDeposit(ctx, pt.tx, row); err != nil {
+		return nil, err
+	}
+	if err := pt.s.db.MarkDeposited(ctx, pt.tx, m.ID, ids); err != nil {
+		return nil, err
+	}
+	for _, f := range flags {
+		if err := pt.notice(ctx, pt.dev.ID, "", f); err != nil {
+			return nil, err
+		}
+	}
+	return flags, nil
+}
+
+// topUpReceipts hands the device a new block of receipt numbers when
+// fewer than the threshold remain unused.
+func (pt *pushTx) topUpReceipts(ctx context.Context) error {
+	return pt.s.topUp(ctx, pt.tx, pt.dev.ID, pt.ranges, pt.receipts)
+}
+
+// topUp allocates a block when the device has fewer than the threshold
+// of unused numbers above its highest used one. The device stream must
+// be locked by tx.
+func (s *Service) topUp(ctx context.Context, tx pgx.Tx, device string, ranges []store.ReceiptRangeRow, used map[int64]bool) error {
+	var maxUsed int64
+	for n := range used {
+		maxUsed = max(maxUsed, n)
+	}
+	var remaining int64
+	for _, r := range ranges {
+		if r.Last > maxUsed {
+			remaining += r.Last - max(r.First-1, maxUsed)
+		}
+	}
+	if remaining >= s.cfg.ReceiptThreshold {
+		return nil
+	}
+	id := s.db.NewID()
+	now := s.db.Now()
+	seq, err := s.db.AppendDeviceChange(ctx, tx, device, syncproto.EntityReceiptRange, id, syncproto.OpUpsert, now)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.AllocateReceiptRange(ctx, tx, id, device, s.cfg.ReceiptBlock, now, seq)
+	return err
+}
