@@ -21,7 +21,7 @@ func (c *cli) rosterQuery(ctx context.Context, q string) (rq localstore.RosterQu
 	upper := strings.ToUpper(q)
 	switch {
 	case q == "":
-		return rq, "", usageError{errors.New("roster search needs a query")}
+		return rq, "", nil // the whole roster, up to --limit
 	case len(upper) == 18 && isIDText(upper):
 		id, err := syncproto.ParseResidentID(upper, c.now())
 		if err != nil {

@@ -3,26 +3,44 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"villagesync/server/internal/pgtest"
 	"villagesync/syncproto"
 )
 
-// buildAgentapp builds the real tablet binary for end-to-end tests.
+var (
+	agentappOnce sync.Once
+	agentappBin  string
+	agentappErr  error
+)
+
+// buildAgentapp builds the real tablet binary for end-to-end tests, once
+// per test process.
 func buildAgentapp(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "agentapp")
-	out, err := exec.Command("go", "build", "-o", bin, "villagesync/agentapp").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build agentapp: %v\n%s", err, out)
+	agentappOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "villagesync-agentapp-")
+		if err != nil {
+			agentappErr = err
+			return
+		}
+		agentappBin = filepath.Join(dir, "agentapp")
+		if out, err := exec.Command("go", "build", "-o", agentappBin, "villagesync/agentapp").CombinedOutput(); err != nil {
+			agentappErr = fmt.Errorf("build agentapp: %v\n%s", err, out)
+		}
+	})
+	if agentappErr != nil {
+		t.Fatal(agentappErr)
 	}
-	return bin
+	return agentappBin
 }
 
 func postJSON(t *testing.T, url, token string, in, out any) int {

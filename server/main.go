@@ -361,7 +361,7 @@ func loadDemo(ctx context.Context, cfg Config, db *store.DB, svc api.Services, l
 	}
 	log.Info("demo district loaded", "district", demo.DistrictCode, "users_file", file)
 	demo.PrintUsers(stdout, users, file)
-	return nil
+	return demo.PrintTabletDemo(ctx, stdout, db, svc.Auth, cfg.Addr)
 }
 
 func serve(ctx context.Context, cfg Config, log *slog.Logger, e *echo.Echo, ready func(net.Addr)) error {

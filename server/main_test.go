@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +21,13 @@ import (
 	"villagesync/server/internal/store"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m)
+	if agentappBin != "" {
+		os.RemoveAll(filepath.Dir(agentappBin))
+	}
+	os.Exit(code)
+}
 
 // syncBuffer is a log sink the server and the test may touch at once.
 type syncBuffer struct {

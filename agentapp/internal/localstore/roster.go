@@ -65,7 +65,8 @@ type RosterQuery struct {
 	Limit    int            // 0 means 50
 }
 
-// SearchRoster finds roster lines, ordered by village, name and kind.
+// SearchRoster finds roster lines, ordered by village, name and kind; an
+// empty query lists them all (up to Limit).
 // Name and Initials together match either (a Latin query may be either).
 func (s *Store) SearchRoster(ctx context.Context, q RosterQuery) ([]RosterLine, error) {
 	var where []string
@@ -94,7 +95,7 @@ func (s *Store) SearchRoster(ctx context.Context, q RosterQuery) ([]RosterLine, 
 		args = append(args, string(q.Kind))
 	}
 	if len(where) == 0 {
-		return nil, nil
+		where = append(where, "1 = 1") // no criterion: the whole roster, up to Limit
 	}
 	limit := q.Limit
 	if limit <= 0 {

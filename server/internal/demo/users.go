@@ -117,3 +117,31 @@ func PrintUsers(w io.Writer, users []DemoUser, file string) {
 	}
 	fmt.Fprintln(w)
 }
+
+// PrintTabletDemo makes a fresh enrollment code for the demo agent (as the
+// demo township user) and prints the agentapp commands that take a new
+// user from enrollment to a first receipt.
+func PrintTabletDemo(ctx context.Context, w io.Writer, db *store.DB, svc *auth.Service, addr string) error {
+	twp, err := db.UserByUsername(ctx, db.Pool, "township.lincheng")
+	if err != nil {
+		return err
+	}
+	agent, err := db.UserByUsername(ctx, db.Pool, "agent.beilincheng")
+	if err != nil {
+		return err
+	}
+	p := auth.Principal{UserID: twp.ID, Username: twp.Username, Role: auth.RoleTownship, Township: twp.TownshipCode}
+	code, err := svc.CreateEnrollmentCode(auth.WithPrincipal(ctx, p), p, agent.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, `平板演示 tablet demo (enrollment code valid until %s):
+  bin/agentapp --db .data/agent.db enroll --server http://%s --code %s
+  bin/agentapp --db .data/agent.db sync
+  bin/agentapp --db .data/agent.db roster search zh
+  bin/agentapp --db .data/agent.db collect --id <清册行 ID from the search>
+  bin/agentapp --db .data/agent.db sync
+
+`, code.ExpiresAt.Local().Format("2006-01-02 15:04"), addr, code.Code)
+	return nil
+}

@@ -36,10 +36,14 @@ var (
 
 // Main runs the package's tests and then stops the cluster, if one was
 // started. Call it from TestMain: func TestMain(m *testing.M) { pgtest.Main(m) }.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to clean up: it runs the tests,
+// stops the cluster and returns the exit code.
+func Run(m *testing.M) int {
 	code := m.Run()
 	teardown()
-	os.Exit(code)
+	return code
 }
 
 func setup() {
