@@ -24,7 +24,7 @@ var (
 
 // buildAgentapp builds the real tablet binary for end-to-end tests, once
 // per test process.
-func buildAgentapp(t *testing.T) string {
+func buildAgentapp(t testing.TB) string {
 	t.Helper()
 	agentappOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "villagesync-agentapp-")
@@ -43,7 +43,7 @@ func buildAgentapp(t *testing.T) string {
 	return agentappBin
 }
 
-func postJSON(t *testing.T, url, token string, in, out any) int {
+func postJSON(t testing.TB, url, token string, in, out any) int {
 	t.Helper()
 	b, _ := json.Marshal(in)
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
@@ -64,7 +64,7 @@ func postJSON(t *testing.T, url, token string, in, out any) int {
 
 // demoPassword reads a demo user's password from the users file that the
 // server wrote in its DATA_DIR.
-func demoPassword(t *testing.T, dataDir, username string) string {
+func demoPassword(t testing.TB, dataDir, username string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, "demo-users.txt"))
 	if err != nil {

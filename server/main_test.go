@@ -49,7 +49,7 @@ func (s *syncBuffer) String() string {
 
 // startServer runs the real server (Run) on a free port against dbURL and
 // returns its base URL and log; it is shut down when the test ends.
-func startServer(t *testing.T, dbURL string, mutate func(*Config)) (string, *syncBuffer) {
+func startServer(t testing.TB, dbURL string, mutate func(*Config)) (string, *syncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := dir + "/jwt.pem"
@@ -175,7 +175,7 @@ func TestServe(t *testing.T) {
 	})
 }
 
-func openStore(t *testing.T, url string) *store.DB {
+func openStore(t testing.TB, url string) *store.DB {
 	t.Helper()
 	db, err := store.Open(t.Context(), url, nil, nil)
 	if err != nil {

@@ -20,7 +20,7 @@ const e2ePIN = "860531"
 
 // e2e is a real server with the demo district and real tablets.
 type e2e struct {
-	t        *testing.T
+	t        testing.TB
 	base     string
 	dbURL    string
 	dataDir  string
@@ -28,7 +28,7 @@ type e2e struct {
 	township string // access token of the demo township user
 }
 
-func newE2E(t *testing.T) *e2e {
+func newE2E(t testing.TB) *e2e {
 	t.Helper()
 	e := &e2e{t: t, agentapp: buildAgentapp(t), dataDir: t.TempDir(), dbURL: pgtest.NewURL(t)}
 	e.base, _ = startServer(t, e.dbURL, func(c *Config) { c.DataDir = e.dataDir })

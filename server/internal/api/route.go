@@ -105,6 +105,7 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodPost, Path: "/api/v1/sync/push", Handler: requireProtocol(s.push), Roles: agentOnly},
 		{Method: http.MethodGet, Path: "/api/v1/sync/pull", Handler: requireProtocol(s.pull), Roles: agentOnly},
 		{Method: http.MethodGet, Path: "/api/v1/sync/alerts", Handler: s.alerts, Roles: adminOrTwp},
+		{Method: http.MethodGet, Path: "/api/v1/agents/cash", Handler: s.cashOnHand, Roles: adminOrTwp},
 		{Method: http.MethodPost, Path: "/api/v1/devices/:id/outbox", Handler: s.importOutbox, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.deviceTarget},
 
 		{Method: http.MethodGet, Path: "/api/v1/rosters/counts", Handler: s.rosterCounts, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},

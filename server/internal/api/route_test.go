@@ -108,6 +108,7 @@ var cases = map[string]routeCase{
 	},
 	"GET /api/v1/sync/pull":   func(*fixture, bool) (string, any) { return "/api/v1/sync/pull", nil },
 	"GET /api/v1/sync/alerts": func(*fixture, bool) (string, any) { return "/api/v1/sync/alerts", nil },
+	"GET /api/v1/agents/cash": func(*fixture, bool) (string, any) { return "/api/v1/agents/cash", nil },
 	"POST /api/v1/devices/:id/outbox": func(f *fixture, in bool) (string, any) {
 		id := f.deviceB
 		if in {

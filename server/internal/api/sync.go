@@ -82,3 +82,21 @@ func (s *Server) alerts(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"alerts": nonNil(as)})
 }
+
+// cashOnHand lists the caller's agents with the cash they hold against
+// the dual limits.
+func (s *Server) cashOnHand(c echo.Context) error {
+	p := principal(c)
+	township := auth.ScopeTownship(p)
+	if q := c.QueryParam("township"); q != "" {
+		if err := auth.Authorize(p, auth.Target{Township: q}); err != nil {
+			return err
+		}
+		township = q
+	}
+	agents, err := s.sync.CashOnHand(c.Request().Context(), township)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"agents": nonNil(agents)})
+}

@@ -312,3 +312,46 @@ func TestSyncProtocolHeader(t *testing.T) {
 		t.Fatalf("a township user pulled: %d", rec.Code)
 	}
 }
+
+// The township sees its agents' cash on hand against the dual limits.
+func TestCashOnHand(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(60, vilA)
+	tb := f.newTablet("agent-cash", vilA)
+	tb.pullAll(1000)
+	var ms []syncproto.Mutation
+	for _, l := range tb.lines(syncproto.KindMedical)[:41] { // 41 × 400 = 16,400 of a 20,000 limit: over 80 %
+		ms = append(ms, tb.collect(l.ID, 0))
+	}
+	tb.mustPush(ms...)
+	var out struct {
+		Agents []struct {
+			Username     string `json:"agent_username"`
+			Count        int    `json:"count"`
+			SumFen       int64  `json:"sum_fen"`
+			Warning      bool   `json:"warning"`
+			OverLimit    bool   `json:"over_limit"`
+			TownshipCode string `json:"township_code"`
+		}
+	}
+	f.do(http.MethodGet, "/api/v1/agents/cash", f.token[auth.RoleTownship], nil, http.StatusOK, &out)
+	found := false
+	for _, a := range out.Agents {
+		if a.TownshipCode != twpX {
+			t.Fatalf("township X sees an agent of %s", a.TownshipCode)
+		}
+		if a.Username == "agent-cash" {
+			found = true
+			if a.Count != 41 || a.SumFen != 41*40000 || !a.Warning {
+				t.Fatalf("agent cash: %+v", a)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("agent missing: %+v", out.Agents)
+	}
+	if rec := f.request(http.MethodGet, "/api/v1/agents/cash?township="+twpY, f.token[auth.RoleTownship], nil); rec.Code != http.StatusForbidden {
+		t.Fatalf("township X reads Y's agents: %d", rec.Code)
+	}
+}

@@ -212,3 +212,31 @@ func (db *DB) AllocateReceiptRange(ctx context.Context, tx pgx.Tx, id, device st
 		RETURNING first_no, last_no`, id, device, size, at, changeSeq).Scan(&r.First, &r.Last)
 	return r, translate(err)
 }
+
+// AgentCash is the cash an agent holds: collections not yet covered by a
+// deposit (voided ones excluded), per agent.
+type AgentCash struct {
+	AgentID      string     `json:"agent_id"`
+	Username     string     `json:"agent_username"`
+	DisplayName  string     `json:"agent_display_name"`
+	TownshipCode string     `json:"township_code"`
+	Count        int        `json:"count"`
+	SumFen       int64      `json:"sum_fen"`
+	Oldest       *time.Time `json:"oldest_device_time,omitempty"`
+}
+
+// CashOnHand lists the agents of a township (all when empty) with the
+// cash they hold as far as the server knows.
+func (db *DB) CashOnHand(ctx context.Context, township string) ([]AgentCash, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT u.id, u.username, u.display_name, u.township_code,
+			count(c.id), coalesce(sum(c.amount_fen), 0), min(least(c.device_time, c.received_at))
+		FROM app_user u
+		LEFT JOIN collection c ON c.agent_id = u.id AND c.deposit_id IS NULL AND c.status <> 'voided'
+		WHERE u.role = 'agent' AND ($1 = '' OR u.township_code = $1)
+		GROUP BY u.id ORDER BY u.township_code, u.username`, township)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[AgentCash])
+	return out, translate(err)
+}

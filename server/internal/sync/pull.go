@@ -305,18 +305,13 @@ func (pc *pullTx) settingsChange(ctx context.Context, c *cursor, villages []stri
 	}
 	pc.key = key
 	ds := syncproto.DeviceSettings{IDHashKey: key}
-	// The newest year with settings for the device's township.
 	all, err := pc.s.settings.AllIn(ctx, pc.tx, 0)
 	if err != nil {
 		return err
 	}
-	best := -1
-	for _, y := range all {
-		if r, ok := settings.Resolve(all, y.Kind, y.Year, pc.township); ok && r.Year > best {
-			best = r.Year
-			ds.CashLimit, ds.TimeLimitHours, ds.Cutoff = r.CashLimit, r.TimeLimitHours, r.Cutoff
-			ds.PeriodStart, ds.PeriodEnd = r.PeriodStart, r.PeriodEnd
-		}
+	if y, ok := newest(all, pc.township); ok {
+		ds.CashLimit, ds.TimeLimitHours, ds.Cutoff = y.CashLimit, y.TimeLimitHours, y.Cutoff
+		ds.PeriodStart, ds.PeriodEnd = y.PeriodStart, y.PeriodEnd
 	}
 	b, err := json.Marshal(ds)
 	if err != nil {
