@@ -34,6 +34,7 @@ CREATE TABLE mutation (
     id            text NOT NULL UNIQUE,
     kind          text NOT NULL,
     device_time   timestamptz NOT NULL,
+    device_time_text text NOT NULL,        -- exactly as hashed (timestamptz keeps microseconds only)
     prev_hash     text NOT NULL,
     payload       bytea NOT NULL,          -- exactly the bytes hashed and signed
     hash          text NOT NULL,
@@ -127,6 +128,20 @@ CREATE TABLE notice (
 );
 CREATE INDEX notice_device_idx ON notice (device_id);
 
+-- Roster lines removed by an import, kept so that a collection made
+-- offline against a removed line still knows whose cash it is (and a later
+-- payment by the same person is caught as a duplicate).
+CREATE TABLE roster_removed (
+    id           text PRIMARY KEY,
+    kind         text NOT NULL,
+    year         int NOT NULL,
+    resident_id  text NOT NULL,
+    name         text NOT NULL,
+    village_code text NOT NULL,
+    category     text NOT NULL,
+    removed_at   timestamptz NOT NULL
+);
+
 -- Tamper and chain alerts for the township.
 CREATE TABLE sync_alert (
     id            text PRIMARY KEY,
@@ -141,6 +156,7 @@ CREATE INDEX sync_alert_township_idx ON sync_alert (township_code, at);
 
 -- +goose Down
 DROP TABLE sync_alert;
+DROP TABLE roster_removed;
 DROP TABLE notice;
 DROP TABLE deposit;
 DROP TABLE collection;

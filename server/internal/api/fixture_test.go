@@ -100,7 +100,9 @@ func (c *clock) Add(d time.Duration) {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := t.Context()
-	clk := &clock{t: time.Now().UTC()}
+	// A fixed day inside the 2026 collection period: results do not depend
+	// on the day the tests run.
+	clk := &clock{t: time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)}
 	logs := &logBuffer{}
 	log := obs.NewLogger(logs, slog.LevelDebug)
 	db, err := store.Open(ctx, pgtest.NewURL(t), log, clk.Now)

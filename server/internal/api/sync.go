@@ -61,14 +61,7 @@ func (s *Server) importOutbox(c echo.Context) error {
 	if err := bind(c, &f); err != nil {
 		return err
 	}
-	id := c.Param("id")
-	if f.DeviceID != id {
-		return syncproto.Errorf(syncproto.CodeInvalidInput, "the file is of device "+f.DeviceID+", not "+id,
-			"文件所属终端与所选终端不符")
-	}
-	p := principal(c)
-	acting := auth.Principal{UserID: p.UserID, Username: p.Username, Role: p.Role, Township: p.Township, DeviceID: id}
-	resp, err := s.sync.Push(auth.WithPrincipal(c.Request().Context(), p), acting, syncproto.PushRequest{Mutations: f.Mutations})
+	resp, err := s.sync.ImportOutbox(c.Request().Context(), c.Param("id"), f)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,12 @@
 package api_test
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,7 +68,7 @@ func TestPushExactlyOnce(t *testing.T) {
 	// The business day is the server's; the tablet's clock is kept beside it.
 	var day, dev time.Time
 	f.db.Pool.QueryRow(t.Context(), `SELECT business_day, device_time FROM collection WHERE id = $1`, ms[0].ID).Scan(&day, &dev)
-	if !dev.Equal(inPeriod) || day.Format(time.DateOnly) != time.Now().In(shanghai(t)).Format(time.DateOnly) {
+	if !dev.Equal(inPeriod) || day.Format(time.DateOnly) != f.clock.Now().In(shanghai(t)).Format(time.DateOnly) {
 		t.Fatalf("business day %v, device time %v", day, dev)
 	}
 	// Pulled back: the roster lines are paid, the collections synced.
@@ -235,8 +238,10 @@ func TestPushFlagsVoidDeposit(t *testing.T) {
 		t.Fatalf("ack %d: %+v", resp.AckSeq, resp)
 	}
 	o := resp.Outcomes
-	if o[0].Status != syncproto.OutcomeStored || !slices.Contains(o[0].Flags, "amount_mismatch") || !slices.Contains(o[0].Flags, "outside_period") {
-		t.Fatalf("wrong amount, late: %+v", o[0])
+	// The tablet's clock says February, but the cash arrived inside the
+	// period: a wrong tablet clock alone is not flagged.
+	if o[0].Status != syncproto.OutcomeStored || !slices.Contains(o[0].Flags, "amount_mismatch") || slices.Contains(o[0].Flags, "outside_period") {
+		t.Fatalf("wrong amount, tablet clock ahead: %+v", o[0])
 	}
 	if o[1].Status != syncproto.OutcomeRejected || o[1].ReasonZH == "" {
 		t.Fatalf("malformed payload: %+v", o[1])
@@ -354,4 +359,177 @@ func TestCashOnHand(t *testing.T) {
 	if rec := f.request(http.MethodGet, "/api/v1/agents/cash?township="+twpY, f.token[auth.RoleTownship], nil); rec.Code != http.StatusForbidden {
 		t.Fatalf("township X reads Y's agents: %d", rec.Code)
 	}
+}
+
+// Findings of review, each pinned by a test.
+func TestPushEdgeCases(t *testing.T) {
+	t.Parallel()
+	t.Run("OKOutboxOfRevokedTablet", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		tb := f.newTablet("agent-lost", vilA)
+		tb.pullAll(1000)
+		m := tb.collect(tb.lines(syncproto.KindMedical)[0].ID, 0)
+		f.do(http.MethodPost, "/api/v1/devices/"+tb.id+"/revoke", f.token[auth.RoleTownship], nil, http.StatusNoContent, nil)
+		if _, rec := tb.push(m); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("a revoked tablet pushed: %d", rec.Code)
+		}
+		file := syncproto.OutboxFile{DeviceID: tb.id, Mutations: []syncproto.Mutation{m}}
+		var resp syncproto.PushResponse
+		f.do(http.MethodPost, "/api/v1/devices/"+tb.id+"/outbox", f.token[auth.RoleTownship], file, http.StatusOK, &resp)
+		if resp.AckSeq != 1 || resp.Outcomes[0].Status != syncproto.OutcomeStored {
+			t.Fatalf("import of a revoked tablet's outbox: %+v", resp)
+		}
+		if n := count(t, f, `SELECT count(*) FROM audit_log WHERE action = 'outbox_imported'`); n != 1 {
+			t.Fatalf("%d outbox_imported audit lines", n)
+		}
+	})
+	t.Run("OKStoredChainVerifies", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		tb := f.newTablet("agent-verify", vilA)
+		tb.pullAll(1000)
+		m := tb.collect(tb.lines(syncproto.KindMedical)[0].ID, 0)
+		m.DeviceTime = time.Date(2026, 11, 20, 1, 2, 3, 123456789, time.UTC) // nanoseconds
+		tb.seq, tb.prev = 0, syncproto.ZeroHash
+		var c syncproto.Collection
+		json.Unmarshal(m.Payload, &c)
+		m = tb.mutation(syncproto.MutationCollection, c, m.DeviceTime)
+		tb.mustPush(m)
+		stored, err := f.db.Mutations(t.Context(), tb.id, 1)
+		if err != nil || len(stored) != 1 {
+			t.Fatal(err)
+		}
+		s := stored[0]
+		dt, _ := time.Parse(time.RFC3339Nano, s.DeviceTimeText)
+		again := syncproto.Mutation{ID: s.ID, DeviceID: s.DeviceID, Seq: s.Seq, Kind: syncproto.MutationKind(s.Kind),
+			DeviceTime: dt, PrevHash: s.PrevHash, Payload: s.Payload, Hash: s.Hash, Signature: s.Signature}
+		if err := again.Check(tb.key.Public().(ed25519.PublicKey)); err != nil {
+			t.Fatalf("the stored record no longer proves its tablet: %v", err)
+		}
+	})
+	t.Run("OKOtherVillageFlaggedNotBooked", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilB)
+		tb := f.newTablet("agent-x", vilA)
+		// The tablet forges a line of village B (another township) into
+		// its collection.
+		var line string
+		f.db.Pool.QueryRow(t.Context(), `SELECT id FROM roster_entry WHERE village_code = $1 LIMIT 1`, vilB).Scan(&line)
+		tb.pullAll(1000)
+		m := tb.mutation(syncproto.MutationCollection, syncproto.Collection{ReceiptNo: syncproto.FormatReceipt(tb.receipts[0]),
+			RosterEntryID: line, Name: "x", VillageCode: vilB, Kind: syncproto.KindMedical, Year: 2026,
+			Category: syncproto.CategoryGeneral, Amount: syncproto.Yuan(400)}, inPeriod)
+		resp := tb.mustPush(m)
+		if !slices.Contains(resp.Outcomes[0].Flags, "moved_village") {
+			t.Fatalf("flags %v", resp.Outcomes[0].Flags)
+		}
+		var village, township string
+		var paid bool
+		f.db.Pool.QueryRow(t.Context(), `SELECT village_code, township_code FROM collection WHERE id = $1`, m.ID).Scan(&village, &township)
+		f.db.Pool.QueryRow(t.Context(), `SELECT paid FROM roster_entry WHERE id = $1`, line).Scan(&paid)
+		if village != vilA || township != twpX || paid {
+			t.Fatalf("booked to %s/%s, line of B paid=%v: the tablet wrote outside its area", village, township, paid)
+		}
+		if n := count(t, f, `SELECT count(*) FROM sync_change WHERE village_code = $1 AND entity_id = $2`, vilB, line); n != 1 {
+			t.Fatalf("village B's stream got %d changes for the line, want only the import's", n)
+		}
+	})
+	t.Run("OKRemovedLineStillCatchesDuplicate", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		a, b := f.newTablet("agent-ra", vilA), f.newTablet("agent-rb", vilA)
+		a.pullAll(1000)
+		b.pullAll(1000)
+		first := a.lines(syncproto.KindMedical)[0]
+		offline := a.collect(first.ID, 0) // made before the line was removed, synced after
+		// Remove the person from village A's roster, then re-add under a new line.
+		removeAll := "姓名,公民身份号码,村居,险种,人员类别,缴费年度,应缴金额,代缴金额\n居民002-001," + residentID(2) + "," + vilA + ",医疗,一般,2026,400.00,0\n"
+		f.do(http.MethodPost, "/api/v1/rosters?filename=cut.csv", f.token[auth.RoleMedsec], rawBody{removeAll}, http.StatusCreated, nil)
+		a.mustPush(offline)
+		var rid string
+		f.db.Pool.QueryRow(t.Context(), `SELECT resident_id FROM collection WHERE id = $1`, offline.ID).Scan(&rid)
+		if rid != residentID(1) {
+			t.Fatalf("collection on a removed line has resident %q", rid)
+		}
+		back := removeAll + "居民201-000," + residentID(1) + "," + vilA + ",医疗,一般,2026,400.00,0\n"
+		f.do(http.MethodPost, "/api/v1/rosters?filename=back.csv", f.token[auth.RoleMedsec], rawBody{back}, http.StatusCreated, nil)
+		b.pullAll(1000)
+		var again syncproto.RosterLine
+		for _, l := range b.lines(syncproto.KindMedical) {
+			if l.Masked[14:] == residentID(1)[14:] {
+				again = l
+			}
+		}
+		if again.ID == "" || again.ID == first.ID {
+			t.Fatalf("re-added line: %+v", again)
+		}
+		resp := b.mustPush(b.collect(again.ID, 0))
+		if !slices.Contains(resp.Outcomes[0].Flags, "duplicate_payment") {
+			t.Fatalf("second payment after remove and re-add not caught: %v", resp.Outcomes[0].Flags)
+		}
+	})
+	t.Run("OKVoidResolvesDuplicate", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		a, b := f.newTablet("agent-va", vilA), f.newTablet("agent-vb", vilA)
+		a.pullAll(1000)
+		b.pullAll(1000)
+		line := a.lines(syncproto.KindMedical)[0].ID
+		a.mustPush(a.collect(line, 0))
+		mb := b.collect(line, 0)
+		b.mustPush(mb)
+		b.mustPush(b.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: mb.ID, Reason: "重复收款"}, inPeriod))
+		if n := count(t, f, `SELECT count(*) FROM collection WHERE 'duplicate_payment' = ANY(flags) AND status <> 'voided'`); n != 0 {
+			t.Fatalf("%d live collections still flagged duplicate after the other was voided", n)
+		}
+		a.pullAll(1000)
+		resolved := false
+		for key, row := range a.replica {
+			if strings.HasPrefix(key, "notice/") && strings.Contains(string(row.data), "duplicate_resolved") {
+				resolved = true
+			}
+		}
+		if !resolved {
+			t.Fatal("the remaining payer's tablet was not told the duplicate is resolved")
+		}
+	})
+	t.Run("OKCrossVillagePushesDoNotDeadlock", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(3, vilA, vilA2)
+		a, b := f.newTablet("agent-da", vilA), f.newTablet("agent-db", vilA2)
+		a.pullAll(1000)
+		b.pullAll(1000)
+		var la, lb []string
+		f.db.Pool.QueryRow(t.Context(), `SELECT array_agg(id ORDER BY id) FROM roster_entry WHERE village_code = $1`, vilA).Scan(&la)
+		f.db.Pool.QueryRow(t.Context(), `SELECT array_agg(id ORDER BY id) FROM roster_entry WHERE village_code = $1`, vilA2).Scan(&lb)
+		// Each collects from the other's people too (people who moved), so
+		// each push touches the other device's collections and stream.
+		forge := func(tb *tablet, line, village string) syncproto.Mutation {
+			no := tb.receipts[0]
+			tb.receipts = tb.receipts[1:]
+			return tb.mutation(syncproto.MutationCollection, syncproto.Collection{ReceiptNo: syncproto.FormatReceipt(no),
+				RosterEntryID: line, Name: "x", VillageCode: village, Kind: syncproto.KindMedical, Year: 2026,
+				Category: syncproto.CategoryGeneral, Amount: syncproto.Yuan(400)}, inPeriod)
+		}
+		a.mustPush(forge(a, lb[0], vilA))
+		b.mustPush(forge(b, la[0], vilA2))
+		for range 2 {
+			var wg sync.WaitGroup
+			var ra, rb *httptest.ResponseRecorder
+			ma, mb := forge(a, la[0], vilA), forge(b, lb[0], vilA2)
+			wg.Go(func() { _, ra = a.push(ma) })
+			wg.Go(func() { _, rb = b.push(mb) })
+			wg.Wait()
+			if ra.Code != http.StatusOK || rb.Code != http.StatusOK {
+				t.Fatalf("concurrent cross-village pushes: %d %s / %d %s", ra.Code, ra.Body, rb.Code, rb.Body)
+			}
+		}
+	})
 }

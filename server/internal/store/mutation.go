@@ -43,20 +43,21 @@ func (db *DB) LockDeviceForPush(ctx context.Context, tx pgx.Tx, id string) (Push
 
 // StoredMutation is a mutation as the server keeps it.
 type StoredMutation struct {
-	DeviceID     string
-	Seq          int64
-	ID           string
-	Kind         string
-	DeviceTime   time.Time
-	PrevHash     string
-	Payload      []byte
-	Hash         string
-	Signature    string
-	ReceivedAt   time.Time
-	Status       string
-	RejectCode   string
-	RejectReason string
-	TownshipCode string
+	DeviceID       string
+	Seq            int64
+	ID             string
+	Kind           string
+	DeviceTime     time.Time
+	DeviceTimeText string // exactly as hashed
+	PrevHash       string
+	Payload        []byte
+	Hash           string
+	Signature      string
+	ReceivedAt     time.Time
+	Status         string
+	RejectCode     string
+	RejectReason   string
+	TownshipCode   string
 }
 
 // MutationHash returns the hash stored for a device's seq ("" if none).
@@ -71,17 +72,17 @@ func (db *DB) MutationHash(ctx context.Context, q Querier, device string, seq in
 
 // InsertMutation stores one mutation of a chain.
 func (db *DB) InsertMutation(ctx context.Context, tx pgx.Tx, m StoredMutation) error {
-	_, err := tx.Exec(ctx, `INSERT INTO mutation (device_id, seq, id, kind, device_time, prev_hash, payload, hash, signature,
+	_, err := tx.Exec(ctx, `INSERT INTO mutation (device_id, seq, id, kind, device_time, device_time_text, prev_hash, payload, hash, signature,
 		received_at, status, reject_code, reject_reason, township_code)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''), $14)`,
+		VALUES ($1, $2, $3, $4, $5, $15, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''), $14)`,
 		m.DeviceID, m.Seq, m.ID, m.Kind, m.DeviceTime, m.PrevHash, m.Payload, m.Hash, m.Signature,
-		m.ReceivedAt, m.Status, m.RejectCode, m.RejectReason, m.TownshipCode)
+		m.ReceivedAt, m.Status, m.RejectCode, m.RejectReason, m.TownshipCode, m.DeviceTimeText)
 	return translate(err)
 }
 
 // Mutations returns a device's stored mutations from seq on, in order.
 func (db *DB) Mutations(ctx context.Context, device string, from int64) ([]StoredMutation, error) {
-	rows, err := db.Pool.Query(ctx, `SELECT device_id, seq, id, kind, device_time, prev_hash, payload, hash, signature,
+	rows, err := db.Pool.Query(ctx, `SELECT device_id, seq, id, kind, device_time, device_time_text, prev_hash, payload, hash, signature,
 		received_at, status, coalesce(reject_code, ''), coalesce(reject_reason, ''), township_code
 		FROM mutation WHERE device_id = $1 AND seq >= $2 ORDER BY seq`, device, from)
 	if err != nil {
@@ -118,4 +119,40 @@ func (db *DB) Alerts(ctx context.Context, township string) ([]Alert, error) {
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Alert])
 	return out, translate(err)
+}
+
+// RemovedRosterLine finds a roster line an import removed.
+func (db *DB) RemovedRosterLine(ctx context.Context, q Querier, id string) (RosterEntry, bool, error) {
+	var e RosterEntry
+	err := q.QueryRow(ctx, `SELECT id, kind, year, resident_id, name, village_code, category FROM roster_removed WHERE id = $1`, id).
+		Scan(&e.ID, &e.Kind, &e.Year, &e.ResidentID, &e.Name, &e.VillageCode, &e.Category)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, false, nil
+	}
+	return e, err == nil, translate(err)
+}
+
+// OtherDevicesOf lists the devices, other than device, that hold live
+// collections of these roster lines or people: a push may flag their
+// collections and send them notices, so it locks their streams first.
+func (db *DB) OtherDevicesOf(ctx context.Context, q Querier, device string, entryIDs, residentIDs []string) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT DISTINCT device_id FROM collection
+		WHERE status <> 'voided' AND device_id <> $1
+		  AND (roster_entry_id = ANY($2) OR (resident_id <> '' AND resident_id = ANY($3)))
+		ORDER BY device_id`, device, entryIDs, residentIDs)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, translate(err)
+}
+
+// LockDeviceStreams takes the counters of several device streams in ID
+// order (creating them as needed).
+func (db *DB) LockDeviceStreams(ctx context.Context, tx pgx.Tx, devices []string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, devices); err != nil {
+		return translate(err)
+	}
+	_, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE`, devices)
+	return translate(err)
 }

@@ -132,6 +132,11 @@ func (db *DB) ApplyRoster(ctx context.Context, imp RosterImport, rows []RosterRo
 	var d Diff
 	err := db.InTx(ctx, func(tx pgx.Tx) error {
 		now := imp.UploadedAt
+		// One import of a kind at a time: its lock set is worked out from
+		// the stored roster, which another import could change under it.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('roster_import:' || $1))`, imp.Kind); err != nil {
+			return translate(err)
+		}
 		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE roster_stage (
 				id text, kind text, year int, resident_id text, name text, initials text, village_code text,
 				township_code text, category text, due_fen bigint, subsidy_fen bigint, fully_subsidised boolean, note text
@@ -244,6 +249,12 @@ func (db *DB) ApplyRoster(ctx context.Context, imp RosterImport, rows []RosterRo
 			FROM roster_diff d, roster_numbered n
 			WHERE d.op = 'flag' AND e.id = d.entry_id AND n.entry_id = e.id AND n.op = 'upsert'`, imp.ID, now)
 		if err != nil {
+			return translate(err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO roster_removed (id, kind, year, resident_id, name, village_code, category, removed_at)
+			SELECT e.id, e.kind, e.year, e.resident_id, e.name, e.village_code, e.category, $1
+			FROM roster_entry e JOIN roster_diff d ON d.op = 'remove' AND e.id = d.entry_id
+			ON CONFLICT (id) DO NOTHING`, now); err != nil {
 			return translate(err)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM roster_entry e USING roster_diff d WHERE d.op = 'remove' AND e.id = d.entry_id`); err != nil {

@@ -36,7 +36,33 @@ func (s *Service) Push(ctx context.Context, p auth.Principal, req syncproto.Push
 		return syncproto.PushResponse{}, syncproto.Errorf(syncproto.CodeForbidden,
 			"only an enrolled tablet can push", "只有已登记的终端可以上传记录")
 	}
-	if len(req.Mutations) > s.cfg.MaxPush {
+	return s.push(ctx, p.DeviceID, req.Mutations, false)
+}
+
+// ImportOutbox applies a tablet's exported outbox file, brought in by its
+// township, under the same rules as a push. It also works for a revoked
+// tablet — a broken or lost one is usually revoked first, and its file is
+// then the only way its cash reaches the server — and is audited.
+func (s *Service) ImportOutbox(ctx context.Context, device string, f syncproto.OutboxFile) (syncproto.PushResponse, error) {
+	if f.DeviceID != device {
+		return syncproto.PushResponse{}, syncproto.Errorf(syncproto.CodeInvalidInput,
+			"the file is of device "+f.DeviceID+", not "+device, "文件所属终端与所选终端不符")
+	}
+	resp, err := s.push(ctx, device, f.Mutations, true)
+	if err != nil {
+		return resp, err
+	}
+	township, _ := auth.FromContext(ctx)
+	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		return s.db.Audit(ctx, tx, auth.Audited(ctx, store.AuditEntry{Action: "outbox_imported", TargetType: "device",
+			TargetID: device, TownshipCode: township.Township,
+			After: map[string]any{"mutations": len(f.Mutations), "ack_seq": resp.AckSeq}}))
+	})
+	return resp, err
+}
+
+func (s *Service) push(ctx context.Context, device string, ms []syncproto.Mutation, allowRevoked bool) (syncproto.PushResponse, error) {
+	if len(ms) > s.cfg.MaxPush {
 		return syncproto.PushResponse{}, syncproto.Errorf(syncproto.CodeTooLarge,
 			fmt.Sprintf("at most %d mutations per push", s.cfg.MaxPush), fmt.Sprintf("每次最多上传 %d 条记录", s.cfg.MaxPush))
 	}
@@ -44,23 +70,24 @@ func (s *Service) Push(ctx context.Context, p auth.Principal, req syncproto.Push
 	var ce *chainError
 	var township string
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
-		dev, err := s.db.LockDeviceForPush(ctx, tx, p.DeviceID)
+		ce = nil
+		dev, err := s.db.LockDeviceForPush(ctx, tx, device)
 		if err != nil {
 			return err
 		}
 		township = dev.TownshipCode
-		if dev.Revoked {
+		if dev.Revoked && !allowRevoked {
 			return auth.ErrDeviceRevoked
 		}
 		pt := &pushTx{s: s, tx: tx, dev: dev, now: s.db.Now()}
-		resp, ce, err = pt.run(ctx, req.Mutations)
+		resp, ce, err = pt.run(ctx, ms)
 		if ce != nil {
 			return ce.err
 		}
 		return err
 	})
 	if ce != nil {
-		s.alert(ctx, p, township, ce)
+		s.alert(ctx, device, township, ce)
 		return syncproto.PushResponse{}, ce.err
 	}
 	return resp, err
@@ -68,18 +95,18 @@ func (s *Service) Push(ctx context.Context, p auth.Principal, req syncproto.Push
 
 // alert records a refused push for the township, in the alert list and
 // the audit log.
-func (s *Service) alert(ctx context.Context, p auth.Principal, township string, ce *chainError) {
+func (s *Service) alert(ctx context.Context, device, township string, ce *chainError) {
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		now := s.db.Now()
-		if err := s.db.InsertAlert(ctx, tx, s.db.NewID(), p.DeviceID, township, string(ce.err.Code), ce.seq, ce.err.Message, now); err != nil {
+		if err := s.db.InsertAlert(ctx, tx, s.db.NewID(), device, township, string(ce.err.Code), ce.seq, ce.err.Message, now); err != nil {
 			return err
 		}
 		return s.db.Audit(ctx, tx, auth.Audited(ctx, store.AuditEntry{Action: "sync_alert", TargetType: "device",
-			TargetID: p.DeviceID, TownshipCode: township,
+			TargetID: device, TownshipCode: township,
 			After: map[string]any{"code": ce.err.Code, "seq": ce.seq, "detail": ce.err.Message}}))
 	})
 	if err != nil {
-		s.log.ErrorContext(ctx, "record sync alert", "err", err, "device", p.DeviceID)
+		s.log.ErrorContext(ctx, "record sync alert", "err", err, "device", device)
 	}
 }
 
@@ -90,7 +117,8 @@ type pushTx struct {
 	dev store.PushDevice
 	now time.Time
 
-	entries  map[string]*lockedEntry // roster lines touched, locked
+	entries  map[string]*lockedEntry      // roster lines touched, locked
+	removed  map[string]store.RosterEntry // lines an import removed, by ID
 	settings map[syncproto.Kind]func(int, string) (settings.Year, bool)
 	streams  map[string]bool // device streams locked
 	villages map[string]bool // village streams locked
@@ -224,9 +252,13 @@ func decode(m syncproto.Mutation) decoded {
 }
 
 // lockAll takes, in a fixed order, every lock the push needs: the village
-// streams of the device's villages and of the roster lines touched, then
-// those roster lines, then the device's own stream. A roster import takes
-// village streams before roster lines too, so the two cannot deadlock.
+// streams of the roster lines whose paid flag it may change (those in the
+// device's villages), then those roster lines, then the device streams it
+// may write to (its own and those of devices holding collections of the
+// same people). A roster import takes village streams before roster lines
+// too, so the two cannot deadlock; a line that moved into one of the
+// device's villages between the unlocked read and the lock retries the
+// transaction.
 func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	ids := map[string]bool{}
 	var voids []string
@@ -251,17 +283,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 			ids[id] = true
 		}
 	}
-	entryIDs := slices.Sorted(func(yield func(string) bool) {
-		for id := range ids {
-			if !yield(id) {
-				return
-			}
-		}
-	})
-	villages := map[string]bool{}
-	for _, v := range pt.dev.Villages {
-		villages[v] = true
-	}
+	entryIDs := keys(ids)
 	rows, err := pt.tx.Query(ctx, `SELECT DISTINCT village_code FROM roster_entry WHERE id = ANY($1)`, entryIDs)
 	if err != nil {
 		return err
@@ -270,27 +292,52 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	if err != nil {
 		return err
 	}
+	pt.villages = map[string]bool{}
 	for _, v := range vs {
-		villages[v] = true
+		if slices.Contains(pt.dev.Villages, v) {
+			pt.villages[v] = true
+		}
 	}
-	pt.villages = villages
-	if err := pt.s.db.LockVillageStreams(ctx, pt.tx, keys(villages)); err != nil {
+	if err := pt.s.db.LockVillageStreams(ctx, pt.tx, keys(pt.villages)); err != nil {
 		return err
 	}
 	pt.entries = map[string]*lockedEntry{}
+	pt.removed = map[string]store.RosterEntry{}
+	var people []string
 	for _, id := range entryIDs {
 		e, seq, err := pt.s.db.RosterEntryForUpdate(ctx, pt.tx, id)
 		if errors.Is(err, store.ErrNotFound) {
+			r, ok, err := pt.s.db.RemovedRosterLine(ctx, pt.tx, id)
+			if err != nil {
+				return err
+			}
+			if ok {
+				pt.removed[id] = r
+				people = append(people, r.ResidentID)
+			}
 			continue
 		}
 		if err != nil {
 			return err
 		}
+		if slices.Contains(pt.dev.Villages, e.VillageCode) && !pt.villages[e.VillageCode] {
+			return store.ErrRetry // moved into one of our villages since the unlocked read
+		}
 		pt.entries[id] = &lockedEntry{RosterEntry: e, changeSeq: seq}
+		people = append(people, e.ResidentID)
+	}
+	others, err := pt.s.db.OtherDevicesOf(ctx, pt.tx, pt.dev.ID, entryIDs, people)
+	if err != nil {
+		return err
+	}
+	devices := append([]string{pt.dev.ID}, others...)
+	slices.Sort(devices)
+	if err := pt.s.db.LockDeviceStreams(ctx, pt.tx, devices); err != nil {
+		return err
 	}
 	pt.streams = map[string]bool{}
-	if err := pt.lockDevice(ctx, pt.dev.ID); err != nil {
-		return err
+	for _, d := range devices {
+		pt.streams[d] = true
 	}
 	pt.settings = map[syncproto.Kind]func(int, string) (settings.Year, bool){}
 	for _, k := range syncproto.Kinds() {
@@ -343,7 +390,8 @@ func (pt *pushTx) apply(ctx context.Context, d decoded) (syncproto.Outcome, erro
 	m := d.m
 	out := syncproto.Outcome{ID: m.ID, Seq: m.Seq, Status: syncproto.OutcomeStored}
 	sm := store.StoredMutation{DeviceID: m.DeviceID, Seq: m.Seq, ID: m.ID, Kind: string(m.Kind), DeviceTime: m.DeviceTime,
-		PrevHash: m.PrevHash, Payload: m.Payload, Hash: m.Hash, Signature: m.Signature, ReceivedAt: pt.now,
+		DeviceTimeText: m.DeviceTime.UTC().Format(time.RFC3339Nano),
+		PrevHash:       m.PrevHash, Payload: m.Payload, Hash: m.Hash, Signature: m.Signature, ReceivedAt: pt.now,
 		Status: "stored", TownshipCode: pt.dev.TownshipCode}
 	var err error
 	switch {
@@ -368,7 +416,7 @@ func (pt *pushTx) apply(ctx context.Context, d decoded) (syncproto.Outcome, erro
 func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncproto.Collection) ([]string, error) {
 	receipt, _ := strconv.ParseInt(c.ReceiptNo, 10, 64)
 	row := store.Collection{ID: m.ID, DeviceID: pt.dev.ID, AgentID: pt.dev.AgentID, Seq: m.Seq, ReceiptNo: receipt,
-		RosterEntryID: c.RosterEntryID, RosterVersion: c.RosterVersion, Name: c.Name, VillageCode: c.VillageCode,
+		RosterEntryID: c.RosterEntryID, RosterVersion: c.RosterVersion, Name: c.Name, VillageCode: pt.villageOf(c),
 		TownshipCode: pt.dev.TownshipCode, Kind: string(c.Kind), Year: c.Year, Category: string(c.Category),
 		GradeFen: int64(c.Grade), AmountFen: int64(c.Amount), DeviceTime: m.DeviceTime, ReceivedAt: pt.now,
 		BusinessDay: pt.s.businessDay(pt.now), Status: "synced", Flags: []string{}}
@@ -385,31 +433,51 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		flag(FlagReceiptReused)
 	}
 	pt.receipts[receipt] = true
+	// The person: the roster line, or the line an import removed (so the
+	// cash still has a name and a later payment is caught as a duplicate).
 	e := pt.entries[c.RosterEntryID]
+	person, known := pt.removed[c.RosterEntryID]
+	if e != nil {
+		person, known = e.RosterEntry, true
+	}
+	if known {
+		row.ResidentID, row.Name, row.Category = person.ResidentID, person.Name, person.Category
+	}
 	switch {
 	case e == nil || e.Kind != string(c.Kind) || e.Year != c.Year:
 		flag(FlagNotOnRoster)
 	default:
-		row.ResidentID, row.Name, row.Category = e.ResidentID, e.Name, e.Category
 		if e.VillageCode != c.VillageCode || !slices.Contains(pt.dev.Villages, e.VillageCode) {
 			flag(FlagMovedVillage)
 		}
 		if e.FullySubsidised {
 			flag(FlagFullySubsidised)
 		}
-		if e.Paid && !e.hasCollections(ctx, pt) {
-			flag(FlagPaidElsewhere)
+		if e.Paid {
+			held, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
+			if err != nil {
+				return nil, err
+			}
+			if len(held) == 0 {
+				flag(FlagPaidElsewhere)
+			}
 		}
 	}
-	if set, ok := pt.settings[c.Kind](c.Year, c.VillageCode); ok {
-		if !set.InPeriod(m.DeviceTime) {
+	if set, ok := pt.settings[c.Kind](c.Year, row.VillageCode); ok {
+		// Tablet clocks are wrong by days: outside only when both the
+		// tablet's time and the arrival are.
+		if !set.InPeriod(m.DeviceTime) && !set.InPeriod(pt.now) {
 			flag(FlagOutsidePeriod)
 		}
 		cat := syncproto.Category(row.Category)
+		subsidy := set.Subsidy[cat]
+		if e != nil {
+			subsidy = syncproto.Money(e.SubsidyFen) // the roster's own figure wins
+		}
 		switch {
 		case c.Kind == syncproto.KindMedical && e != nil && int64(c.Amount) != e.DueFen:
 			flag(FlagAmount)
-		case c.Kind == syncproto.KindPension && (!set.GradeAllowed(cat, c.Grade) || c.Amount != c.Grade-set.Subsidy[cat]):
+		case c.Kind == syncproto.KindPension && (!set.GradeAllowed(cat, c.Grade) || c.Amount != c.Grade-subsidy):
 			flag(FlagAmount)
 		}
 	} else {
@@ -417,9 +485,9 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 	}
 	// Duplicates: every other live collection of the person, kind and year.
 	var others []store.Collection
-	if e != nil {
+	if known {
 		var err error
-		others, err = pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
+		others, err = pt.s.db.ActiveCollectionsOf(ctx, pt.tx, c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
 		if err != nil {
 			return nil, err
 		}
@@ -440,7 +508,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		return nil, err
 	}
 	for _, f := range flags {
-		if err := pt.notice(ctx, pt.dev.ID, row.ID, f); err != nil {
+		if err := pt.notice(ctx, pt.dev.ID, pt.dev.TownshipCode, row.ID, f); err != nil {
 			return nil, err
 		}
 	}
@@ -452,7 +520,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		if err := pt.touchCollection(ctx, o); err != nil {
 			return nil, err
 		}
-		if err := pt.notice(ctx, o.DeviceID, o.ID, FlagDuplicate); err != nil {
+		if err := pt.notice(ctx, o.DeviceID, o.TownshipCode, o.ID, FlagDuplicate); err != nil {
 			return nil, err
 		}
 	}
@@ -464,9 +532,18 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 	return flags, nil
 }
 
-func (e *lockedEntry) hasCollections(ctx context.Context, pt *pushTx) bool {
-	cs, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
-	return err == nil && len(cs) > 0
+// villageOf is the village a collection is booked to: the roster line's
+// when it is one of the device's villages, else the village the tablet
+// named when it is one of its own, else the device's first village. Cash
+// is always booked inside the collecting agent's own area.
+func (pt *pushTx) villageOf(c *syncproto.Collection) string {
+	if e := pt.entries[c.RosterEntryID]; e != nil && slices.Contains(pt.dev.Villages, e.VillageCode) {
+		return e.VillageCode
+	}
+	if slices.Contains(pt.dev.Villages, c.VillageCode) || len(pt.dev.Villages) == 0 {
+		return c.VillageCode
+	}
+	return pt.dev.Villages[0]
 }
 
 func (pt *pushTx) inRange(n int64) bool {
@@ -505,8 +582,8 @@ func (pt *pushTx) touchCollection(ctx context.Context, c store.Collection) error
 	return pt.s.db.UpdateCollectionState(ctx, pt.tx, c)
 }
 
-// notice tells a device's agent about a flag.
-func (pt *pushTx) notice(ctx context.Context, device, collection, code string) error {
+// notice tells a device's agent about a flag; township is the device's.
+func (pt *pushTx) notice(ctx context.Context, device, township, collection, code string) error {
 	if err := pt.lockDevice(ctx, device); err != nil {
 		return err
 	}
@@ -516,7 +593,7 @@ func (pt *pushTx) notice(ctx context.Context, device, collection, code string) e
 		return err
 	}
 	text := flagText[code]
-	return pt.s.db.InsertNotice(ctx, pt.tx, store.NoticeRow{ID: id, DeviceID: device, TownshipCode: pt.dev.TownshipCode,
+	return pt.s.db.InsertNotice(ctx, pt.tx, store.NoticeRow{ID: id, DeviceID: device, TownshipCode: township,
 		CollectionID: collection, Code: code, Message: text[0], MessageZH: text[1], At: pt.now, ChangeSeq: seq})
 }
 
@@ -541,14 +618,31 @@ func (pt *pushTx) void(ctx context.Context, m syncproto.Mutation, v *syncproto.V
 	if err := pt.touchCollection(ctx, c); err != nil {
 		return nil, err
 	}
-	if e := pt.entries[c.RosterEntryID]; e != nil && e.Paid && pt.villages[e.VillageCode] {
-		others, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
-		if err != nil {
+	e := pt.entries[c.RosterEntryID]
+	person, known := pt.removed[c.RosterEntryID]
+	if e != nil {
+		person, known = e.RosterEntry, true
+	}
+	if !known {
+		return nil, nil
+	}
+	others, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
+	if err != nil {
+		return nil, err
+	}
+	// One payment left: it is no longer a duplicate.
+	if len(others) == 1 && slices.Contains(others[0].Flags, FlagDuplicate) {
+		o := others[0]
+		o.Flags = slices.DeleteFunc(o.Flags, func(f string) bool { return f == FlagDuplicate })
+		if err := pt.touchCollection(ctx, o); err != nil {
 			return nil, err
 		}
-		if len(others) == 0 {
-			return nil, pt.setPaid(ctx, e, false)
+		if err := pt.notice(ctx, o.DeviceID, o.TownshipCode, o.ID, NoticeDuplicateResolved); err != nil {
+			return nil, err
 		}
+	}
+	if e != nil && e.Paid && len(others) == 0 && pt.villages[e.VillageCode] {
+		return nil, pt.setPaid(ctx, e, false)
 	}
 	return nil, nil
 }
@@ -596,7 +690,7 @@ func (pt *pushTx) depositOf(ctx context.Context, m syncproto.Mutation, d *syncpr
 		return nil, err
 	}
 	for _, f := range flags {
-		if err := pt.notice(ctx, pt.dev.ID, "", f); err != nil {
+		if err := pt.notice(ctx, pt.dev.ID, pt.dev.TownshipCode, "", f); err != nil {
 			return nil, err
 		}
 	}
