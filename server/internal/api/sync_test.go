@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"villagesync/server/internal/auth"
+	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 	"villagesync/syncproto"
 )
@@ -532,4 +533,31 @@ func TestPushEdgeCases(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A change of the pension grades reaches tablets: every pension line is
+// sent again with the grades now open to the person.
+func TestSettingsChangeReachesTablets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	file := "姓名,公民身份号码,村居,险种,人员类别,缴费年度,应缴金额,代缴金额\n" +
+		"张三," + residentID(1) + "," + vilA + ",养老,一般,2026,,0\n"
+	f.do(http.MethodPost, "/api/v1/rosters?filename=p.csv", f.token[auth.RoleHRSS], rawBody{file}, http.StatusCreated, nil)
+	tb := f.newTablet("agent-grades", vilA)
+	tb.pullAll(1000)
+	before := tb.lines(syncproto.KindPension)[0].Grades
+	if !slices.Contains(before, syncproto.Yuan(300)) {
+		t.Fatalf("grades before: %v", before)
+	}
+	y := settings.Shandong2026Pension("370403")
+	y.Grades = slices.DeleteFunc(y.Grades, func(g settings.Grade) bool { return g.Amount == syncproto.Yuan(300) })
+	f.do(http.MethodPut, "/api/v1/settings", f.token[auth.RoleAdmin], y, http.StatusOK, nil)
+	cp := tb.pullAll(1000)
+	if got := tb.checksum(); got != *cp {
+		t.Fatalf("replica %+v, server %+v", got, *cp)
+	}
+	after := tb.lines(syncproto.KindPension)[0].Grades
+	if slices.Contains(after, syncproto.Yuan(300)) || len(after) != len(before)-1 {
+		t.Fatalf("grades after the change: %v (before %v)", after, before)
+	}
 }

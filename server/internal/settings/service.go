@@ -76,6 +76,12 @@ func (s *Service) Put(ctx context.Context, y Year) error {
 		if len(y.Region) == 9 {
 			e.TownshipCode = y.Region
 		}
+		if y.Kind == syncproto.KindPension {
+			// Tablets hold the grades open to each person: send the lines again.
+			if _, err := s.db.TouchRosterLines(ctx, tx, string(y.Kind), y.Year, y.Region, s.db.Now()); err != nil {
+				return err
+			}
+		}
 		return s.db.Audit(ctx, tx, auth.Audited(ctx, e))
 	})
 }

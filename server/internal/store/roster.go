@@ -385,3 +385,32 @@ func (db *DB) RosterCounts(ctx context.Context, villages []string, township stri
 	}
 	return out, translate(rows.Err())
 }
+
+// TouchRosterLines gives every roster line of a kind and year in a region
+// (a district or township code prefix) a new change in its village's
+// stream, in one set-based statement, so that tablets pull them again:
+// what the tablet holds of a line is worked out partly from the year
+// settings (the grades open to the person).
+func (db *DB) TouchRosterLines(ctx context.Context, tx pgx.Tx, kind string, year int, region string, at time.Time) (int, error) {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM village_sync WHERE village_code IN (
+			SELECT DISTINCT village_code FROM roster_entry WHERE kind = $1 AND year = $2 AND village_code LIKE $3 || '%')
+		ORDER BY village_code FOR UPDATE`, kind, year, region); err != nil {
+		return 0, translate(err)
+	}
+	tag, err := tx.Exec(ctx, `
+		WITH lines AS (
+			SELECT e.id, e.village_code, e.township_code,
+				v.last_seq + row_number() OVER (PARTITION BY e.village_code ORDER BY e.id) AS seq
+			FROM roster_entry e JOIN village_sync v USING (village_code)
+			WHERE e.kind = $1 AND e.year = $2 AND e.village_code LIKE $3 || '%'
+		), bumped AS (
+			UPDATE village_sync v SET last_seq = m.max_seq
+			FROM (SELECT village_code, max(seq) AS max_seq FROM lines GROUP BY village_code) m
+			WHERE v.village_code = m.village_code
+		), logged AS (
+			INSERT INTO sync_change (village_code, seq, township_code, entity, entity_id, op, at)
+			SELECT village_code, seq, township_code, 'roster_entry', id, 'upsert', $4 FROM lines
+		)
+		UPDATE roster_entry e SET change_seq = l.seq FROM lines l WHERE e.id = l.id`, kind, year, region, at)
+	return int(tag.RowsAffected()), translate(err)
+}
