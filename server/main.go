@@ -39,6 +39,7 @@ import (
 	"villagesync/server/internal/demo"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pglocal"
+	"villagesync/server/internal/remit"
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
@@ -64,6 +65,7 @@ type Config struct {
 	Demo            bool          // DEMO: load the demo district at start
 	JWTKey          string        // JWT_KEY (or JWT_KEY_FILE): Ed25519 private key, PEM
 	JWTKeyFile      string        // JWT_KEY_FILE; `make run` generates DATA_DIR/jwt-ed25519.pem
+	Cutoff          bool          // CUTOFF: cut the daily batches at each township's cutoff (default on)
 }
 
 // DefaultConfig is the configuration with every default filled in.
@@ -77,6 +79,7 @@ func DefaultConfig() Config {
 		WriteTimeout:    120 * time.Second,
 		IdleTimeout:     120 * time.Second,
 		ShutdownTimeout: 20 * time.Second,
+		Cutoff:          true,
 	}
 }
 
@@ -125,6 +128,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := cfg.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
 		}
+	}
+	switch v := getenv("CUTOFF"); v {
+	case "", "1", "true":
+	case "0", "false":
+		cfg.Cutoff = false
+	default:
+		errs = append(errs, fmt.Errorf("CUTOFF: want 1 or 0, got %q", v))
 	}
 	switch v := getenv("DEMO"); v {
 	case "", "0", "false":
@@ -197,12 +207,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return cluster.Stop(ctx)
 	case "gen-roster":
 		return genRoster(args[1:], stdout)
+	case "cut":
+		return cutCommand(ctx, cfg, log, args[1:], stdout)
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
 }
 
 const usage = `usage: server [serve|dev|migrate|db-start|db-stop|gen-roster|version|help]
+  cut [--date YYYY-MM-DD]
+             cut every township's remittance batch of a day (default today)
   gen-roster --kind pension|medical [--villages N] [--per-village N] [--format csv|xlsx]
              [--encoding utf8|utf8bom|gbk] [--seed N] --out FILE
              writes a generated Xuecheng roster file, as a bureau would upload it
@@ -240,6 +254,34 @@ func runDev(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer,
 		}
 	}
 	return Run(ctx, cfg, log, stdout, nil)
+}
+
+// cutCommand is `server cut --date D`: every township's batch of the day.
+func cutCommand(ctx context.Context, cfg Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cut", flag.ContinueOnError)
+	date := fs.String("date", "", "business day YYYY-MM-DD (default today, Asia/Shanghai)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if st, err := db.Schema(ctx); err != nil || !st.Ready() {
+		return fmt.Errorf("database schema not ready (%+v): run server migrate first: %v", st, err)
+	}
+	svc := remit.NewService(db, settings.NewService(db), log)
+	day, err := svc.ParseDay(*date)
+	if err != nil {
+		return err
+	}
+	batches, err := svc.CutAll(ctx, day)
+	for _, b := range batches {
+		fmt.Fprintf(stdout, "%s %s %s r%d %s: %d lines, %s yuan (%s)\n", b.BusinessDay, b.TownshipCode, b.TownshipName,
+			b.Revision, b.ID, b.Count, b.Total, b.State)
+	}
+	return err
 }
 
 // genRoster writes a generated roster file of the demo district.
@@ -332,13 +374,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, re
 	authSvc := auth.NewService(db, auth.NewTokens(key, time.Now), passwords, auth.DefaultLimits, log)
 	setSvc := settings.NewService(db)
 	svc := api.Services{Auth: authSvc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log),
-		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log)}
+		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log), Remit: remit.NewService(db, setSvc, log)}
 	if cfg.Demo && !schema.TooNew() {
 		if err := loadDemo(ctx, cfg, db, svc, log, stdout); err != nil {
 			return err
 		}
 	}
 	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, svc, log, obs.NewMetrics(), schema)
+	if schema.Ready() && cfg.Cutoff {
+		go svc.Remit.RunCutoff(ctx, time.Minute) // the daily cutoff; stops with ctx
+	}
 	return serve(ctx, cfg, log, e, ready)
 }
 

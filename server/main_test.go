@@ -58,7 +58,7 @@ func startServer(t testing.TB, dbURL string, mutate func(*Config)) (string, *syn
 	}
 	cfg, err := LoadConfig(func(k string) string {
 		return map[string]string{"ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "DEMO": "1",
-			"DATA_DIR": dir, "JWT_KEY_FILE": keyFile}[k]
+			"DATA_DIR": dir, "JWT_KEY_FILE": keyFile, "CUTOFF": "0"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)

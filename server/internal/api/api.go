@@ -15,6 +15,7 @@ import (
 
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
+	"villagesync/server/internal/remit"
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
@@ -32,6 +33,7 @@ type Services struct {
 	Roster   *roster.Service
 	Settings *settings.Service
 	Sync     *vsync.Service
+	Remit    *remit.Service
 }
 
 // Server holds what the handlers need.
@@ -44,13 +46,14 @@ type Server struct {
 	roster   *roster.Service
 	settings *settings.Service
 	sync     *vsync.Service
+	remit    *remit.Service
 	schema   atomic.Pointer[store.SchemaState]
 }
 
 // New builds the echo app with all routes and middleware. schema is the
 // state found at start-up; while it is not ready, the API answers 503.
 func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.Metrics, schema store.SchemaState) (*echo.Echo, *Server) {
-	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings, sync: svc.Sync,
+	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings, sync: svc.Sync, remit: svc.Remit,
 		log: log.With("component", "api"), metrics: metrics}
 	s.schema.Store(&schema)
 

@@ -21,6 +21,7 @@ import (
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pgtest"
+	"villagesync/server/internal/remit"
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
@@ -123,7 +124,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	setSvc := settings.NewService(db)
 	services := api.Services{Auth: svc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log),
-		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log)}
+		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log), Remit: remit.NewService(db, setSvc, log)}
 	e, srv := api.New(api.Config{BodyLimit: "1M"}, db, services, log, obs.NewMetrics(), schema)
 	f := &fixture{t: t, e: e, srv: srv, db: db, svc: svc, tokens: tokens, logs: logs, clock: clk,
 		token: map[auth.Role]string{}, refresh: map[auth.Role]string{}, user: map[string]store.User{}}

@@ -52,6 +52,9 @@ var (
 	adminOnly     = []auth.Role{auth.RoleAdmin}
 	adminOrTwp    = []auth.Role{auth.RoleAdmin, auth.RoleTownship}
 	agentOnly     = []auth.Role{auth.RoleAgent}
+	townshipOnly  = []auth.Role{auth.RoleTownship}
+	taxOffice     = []auth.Role{auth.RoleAdmin, auth.RoleTax}
+	remitReaders  = []auth.Role{auth.RoleAdmin, auth.RoleTownship, auth.RoleTax}
 	rosterOwners  = []auth.Role{auth.RoleHRSS, auth.RoleMedsec}
 	rosterReaders = []auth.Role{auth.RoleAdmin, auth.RoleHRSS, auth.RoleMedsec}
 )
@@ -107,6 +110,16 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/sync/alerts", Handler: s.alerts, Roles: adminOrTwp},
 		{Method: http.MethodGet, Path: "/api/v1/agents/cash", Handler: s.cashOnHand, Roles: adminOrTwp},
 		{Method: http.MethodPost, Path: "/api/v1/devices/:id/outbox", Handler: s.importOutbox, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.deviceTarget},
+
+		{Method: http.MethodPost, Path: "/api/v1/batches/cut", Handler: s.cutBatch, Roles: adminOrTwp, Scope: ScopeTownship},
+		{Method: http.MethodGet, Path: "/api/v1/batches", Handler: s.batches, Roles: remitReaders},
+		{Method: http.MethodGet, Path: "/api/v1/batches/export.zip", Handler: s.exportDay, Roles: taxOffice},
+		{Method: http.MethodGet, Path: "/api/v1/batches/:id", Handler: s.batch, Roles: remitReaders, Scope: ScopeTownship, Target: s.batchTarget},
+		{Method: http.MethodPost, Path: "/api/v1/batches/:id/approve", Handler: s.approveBatch, Roles: townshipOnly, Scope: ScopeTownship, Target: s.batchTarget},
+		{Method: http.MethodPost, Path: "/api/v1/batches/:id/reject", Handler: s.rejectBatch, Roles: townshipOnly, Scope: ScopeTownship, Target: s.batchTarget},
+		{Method: http.MethodGet, Path: "/api/v1/batches/:id/export", Handler: s.exportBatch, Roles: taxOffice},
+		{Method: http.MethodPost, Path: "/api/v1/batches/:id/postings", Handler: s.postBatch, Roles: taxOffice},
+		{Method: http.MethodGet, Path: "/api/v1/reconciliation", Handler: s.reconciliation, Roles: remitReaders},
 
 		{Method: http.MethodGet, Path: "/api/v1/rosters/counts", Handler: s.rosterCounts, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
 	}

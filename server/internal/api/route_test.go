@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -116,6 +117,33 @@ var cases = map[string]routeCase{
 		}
 		return "/api/v1/devices/" + id + "/outbox", map[string]any{"device_id": id, "mutations": []any{}}
 	},
+	"POST /api/v1/batches/cut": func(_ *fixture, in bool) (string, any) {
+		twp := twpY
+		if in {
+			twp = twpX
+		}
+		return "/api/v1/batches/cut", map[string]string{"township": twp, "date": "2026-11-20"}
+	},
+	"GET /api/v1/batches": func(*fixture, bool) (string, any) { return "/api/v1/batches", nil },
+	"GET /api/v1/batches/export.zip": func(*fixture, bool) (string, any) {
+		return "/api/v1/batches/export.zip?date=2026-11-20", nil
+	},
+	"GET /api/v1/batches/:id": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/batches/" + f.emptyBatch(in, "submitted"), nil
+	},
+	"POST /api/v1/batches/:id/approve": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/batches/" + f.emptyBatch(in, "submitted") + "/approve", map[string]string{}
+	},
+	"POST /api/v1/batches/:id/reject": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/batches/" + f.emptyBatch(in, "submitted") + "/reject", map[string]string{"reason": "金额不符"}
+	},
+	"GET /api/v1/batches/:id/export": func(f *fixture, _ bool) (string, any) {
+		return "/api/v1/batches/" + f.emptyBatch(true, "approved") + "/export?format=json", nil
+	},
+	"POST /api/v1/batches/:id/postings": func(f *fixture, _ bool) (string, any) {
+		return "/api/v1/batches/" + f.batchWithLine("exported") + "/postings?filename=post.csv", rawBody{"序号,完税凭证号,入库日期,错误信息\n1,V-1,2026-11-19,\n"}
+	},
+	"GET /api/v1/reconciliation": func(*fixture, bool) (string, any) { return "/api/v1/reconciliation?date=2026-11-20", nil },
 	"PATCH /api/v1/users/:id": func(f *fixture, in bool) (string, any) {
 		id := f.user["agentb"].ID
 		if in {
@@ -169,12 +197,22 @@ func TestRouteTable(t *testing.T) {
 			if build == nil {
 				t.Skip("no case: TestRouteTableCovered fails for it")
 			}
+			var shared *fixture
+			if r.Method == http.MethodGet && !strings.Contains(r.Path, "export") {
+				shared = newFixture(t)
+			}
 			for _, role := range auth.Roles() {
 				for _, in := range []bool{true, false} {
 					if r.Scope == api.ScopeNone && !in {
 						continue
 					}
-					f := newFixture(t) // state changes of one call never leak into another
+					// A call that changes state gets a fixture of its own, so
+					// that nothing leaks from one call into another; reads
+					// share one per route.
+					f := shared
+					if f == nil || r.Method != http.MethodGet || strings.Contains(r.Path, "export") {
+						f = newFixture(t)
+					}
 					path, body := build(f, in)
 					if key == "POST /api/v1/auth/logout" {
 						body = map[string]string{"refresh_token": f.refresh[role]}
@@ -220,4 +258,42 @@ func rosterFile(role auth.Role) rawBody {
 		kind, due = "养老", ""
 	}
 	return rawBody{"姓名,公民身份号码,村居,险种,人员类别,缴费年度,应缴金额,代缴金额\n张三,11010519491231002X," + vilA + "," + kind + ",一般,2026," + due + ",0\n"}
+}
+
+// emptyBatch inserts a batch without lines in township X (in scope) or Y.
+func (f *fixture) emptyBatch(in bool, state string) string {
+	f.t.Helper()
+	twp := twpY
+	if in {
+		twp = twpX
+	}
+	id := f.db.NewID()
+	if _, err := f.db.Pool.Exec(f.t.Context(), `INSERT INTO batch (id, township_code, business_day, revision, state, created_at)
+		VALUES ($1, $2, '2026-11-19', $4, $3, now())`, id, twp, state, unique()); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// batchWithLine inserts a batch of township X holding one collection.
+func (f *fixture) batchWithLine(state string) string {
+	f.t.Helper()
+	id, col := f.emptyBatch(true, state), f.db.NewID()
+	_, err := f.db.Pool.Exec(f.t.Context(), `
+		INSERT INTO collection (id, device_id, agent_id, seq, receipt_no, roster_entry_id, roster_version, name, village_code,
+			township_code, kind, year, category, grade_fen, amount_fen, device_time, received_at, business_day, status, change_seq, batch_id)
+		SELECT $2, d.id, d.agent_id, 1, 1, 'x', 0, '张三', $3, $4, 'medical', 2026, 'general', 0, 40000, now(), now(), '2026-11-19', $5, 0, $1
+		FROM device d WHERE d.id = $6;
+		`, id, col, vilA, twpX, state, f.deviceA)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	_, err = f.db.Pool.Exec(f.t.Context(), `INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code,
+		agent_id, name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time)
+		SELECT $1, 1, c.id, c.village_code, c.township_code, c.agent_id, c.name, '11010519491231002X', c.kind, c.year, 0, c.amount_fen, 1, '2026-11-19T02:00:00Z', '2026-11-19T02:00:00Z'
+		FROM collection c WHERE c.id = $2`, id, col)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
 }

@@ -1,0 +1,83 @@
+-- +goose Up
+-- Daily remittance batches: one per township and business day (a new
+-- revision after a rejection). Approved batches are never edited: a
+-- correction is a reversing line in a later batch.
+CREATE TABLE batch (
+    id              text PRIMARY KEY,
+    township_code   text NOT NULL REFERENCES township (code),
+    business_day    date NOT NULL,
+    revision        int NOT NULL DEFAULT 1,
+    state           text NOT NULL CHECK (state IN ('submitted', 'approved', 'rejected', 'exported', 'posted', 'partially_posted')),
+    count           int NOT NULL DEFAULT 0,
+    total_fen       bigint NOT NULL DEFAULT 0,
+    created_at      timestamptz NOT NULL,
+    created_by      text REFERENCES app_user (id),   -- NULL: the daily cutoff
+    approved_at     timestamptz,
+    approved_by     text REFERENCES app_user (id),
+    override_reason text,
+    rejected_at     timestamptz,
+    rejected_by     text REFERENCES app_user (id),
+    reject_reason   text,
+    exported_at     timestamptz,
+    posted_at       timestamptz,
+    UNIQUE (township_code, business_day, revision)
+);
+CREATE INDEX batch_day_idx ON batch (business_day, state);
+
+CREATE TABLE batch_line (
+    batch_id      text NOT NULL REFERENCES batch (id),
+    line_no       int NOT NULL,
+    collection_id text NOT NULL REFERENCES collection (id),
+    village_code  text NOT NULL,
+    township_code text NOT NULL,
+    agent_id      text NOT NULL,
+    name          text NOT NULL,
+    resident_id   text NOT NULL,
+    kind          text NOT NULL,
+    year          int NOT NULL,
+    grade_fen     bigint NOT NULL,
+    amount_fen    bigint NOT NULL,     -- negative on a reversal
+    receipt_no    bigint NOT NULL,
+    device_time   timestamptz NOT NULL,
+    server_time   timestamptz NOT NULL,
+    reverses_batch text,
+    reverses_line  int,
+    voucher       text,
+    posted_date   date,
+    post_error    text,
+    PRIMARY KEY (batch_id, line_no)
+);
+CREATE INDEX batch_line_collection_idx ON batch_line (collection_id);
+
+ALTER TABLE collection ADD COLUMN batch_id text;
+CREATE INDEX collection_unbatched_idx ON collection (township_code, business_day) WHERE batch_id IS NULL AND status = 'synced';
+CREATE INDEX collection_batch_idx ON collection (batch_id) WHERE batch_id IS NOT NULL;
+
+-- Every download of a batch file: who and when.
+CREATE TABLE batch_download (
+    batch_id text NOT NULL REFERENCES batch (id),
+    user_id  text NOT NULL REFERENCES app_user (id),
+    format   text NOT NULL,
+    sha256   text NOT NULL,
+    at       timestamptz NOT NULL
+);
+CREATE INDEX batch_download_batch_idx ON batch_download (batch_id);
+
+-- Posting results uploaded by the tax office; the same file again is a no-op.
+CREATE TABLE posting_upload (
+    id          text PRIMARY KEY,
+    batch_id    text NOT NULL REFERENCES batch (id),
+    sha256      text NOT NULL,
+    uploaded_by text NOT NULL REFERENCES app_user (id),
+    at          timestamptz NOT NULL,
+    UNIQUE (batch_id, sha256)
+);
+
+-- +goose Down
+DROP TABLE posting_upload;
+DROP TABLE batch_download;
+DROP INDEX collection_batch_idx;
+DROP INDEX collection_unbatched_idx;
+ALTER TABLE collection DROP COLUMN batch_id;
+DROP TABLE batch_line;
+DROP TABLE batch;

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"villagesync/server/internal/auth"
+	"villagesync/server/internal/remit"
+	"villagesync/server/internal/store"
+	"villagesync/syncproto"
+)
+
+// batchTarget is the township of the batch in the path.
+func (s *Server) batchTarget(c echo.Context) (auth.Target, error) {
+	b, err := s.db.BatchByID(c.Request().Context(), s.db.Pool, c.Param("id"), false)
+	return auth.Target{Township: b.TownshipCode}, err
+}
+
+func (s *Server) cutBatch(c echo.Context) error {
+	var req struct {
+		Township string `json:"township"`
+		Date     string `json:"date"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	day, err := s.remit.ParseDay(req.Date)
+	if err != nil {
+		return err
+	}
+	b, created, err := s.remit.Cut(c.Request().Context(), principal(c), req.Township, day)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, map[string]any{"batch": b, "created": created})
+}
+
+func (s *Server) batches(c echo.Context) error {
+	f := store.BatchFilter{Township: c.QueryParam("township"), State: c.QueryParam("state")}
+	if q := c.QueryParam("date"); q != "" {
+		day, err := s.remit.ParseDay(q)
+		if err != nil {
+			return err
+		}
+		f.Day = &day
+	}
+	bs, err := s.remit.List(c.Request().Context(), principal(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"batches": nonNil(bs)})
+}
+
+func (s *Server) batch(c echo.Context) error {
+	ctx := c.Request().Context()
+	b, lines, err := s.remit.Get(ctx, principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	cov, err := s.remit.Coverage(ctx, principal(c), b.ID)
+	if err != nil {
+		return err
+	}
+	count, total, byKind := remit.Totals(lines)
+	return c.JSON(http.StatusOK, map[string]any{"batch": b, "lines": nonNil(lines), "deposits": cov,
+		"totals": map[string]any{"count": count, "total": total, "by_kind": byKind}})
+}
+
+func (s *Server) approveBatch(c echo.Context) error {
+	var req struct {
+		OverrideReason string `json:"override_reason"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	b, err := s.remit.Approve(c.Request().Context(), principal(c), c.Param("id"), req.OverrideReason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+func (s *Server) rejectBatch(c echo.Context) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	b, err := s.remit.Reject(c.Request().Context(), principal(c), c.Param("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, b)
+}
+
+// exportBatch downloads a batch; the SHA-256 of the file is in a header.
+func (s *Server) exportBatch(c echo.Context) error {
+	format := c.QueryParam("format")
+	data, ctype, sum, err := s.remit.Export(c.Request().Context(), principal(c), c.Param("id"), format)
+	if err != nil {
+		return err
+	}
+	if format == "" {
+		format = "csv"
+	}
+	h := c.Response().Header()
+	h.Set("X-Content-SHA256", sum)
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", "batch-"+c.Param("id")+"."+format))
+	return c.Blob(http.StatusOK, ctype, data)
+}
+
+// exportDay downloads every batch of a day (approved by default) as one
+// ZIP of files in the format asked for.
+func (s *Server) exportDay(c echo.Context) error {
+	ctx := c.Request().Context()
+	day, err := s.remit.ParseDay(c.QueryParam("date"))
+	if err != nil {
+		return err
+	}
+	state := c.QueryParam("state")
+	if state == "" {
+		state = remit.StateApproved
+	}
+	format := c.QueryParam("format")
+	if format == "" {
+		format = "csv"
+	}
+	bs, err := s.remit.List(ctx, principal(c), store.BatchFilter{State: state, Day: &day})
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	for _, b := range bs {
+		data, _, _, err := s.remit.Export(ctx, principal(c), b.ID, format)
+		if err != nil {
+			return err
+		}
+		files[fmt.Sprintf("%s-%s-r%d-%s.%s", b.BusinessDay, b.TownshipCode, b.Revision, b.ID, format)] = data
+	}
+	var buf bytes.Buffer
+	if err := remit.WriteZIP(&buf, files, s.db.Now()); err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", "batches-"+day.Format(time.DateOnly)+".zip"))
+	return c.Blob(http.StatusOK, "application/zip", buf.Bytes())
+}
+
+func (s *Server) postBatch(c echo.Context) error {
+	name, data, err := uploadedFile(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.remit.Post(c.Request().Context(), principal(c), c.Param("id"), name, data)
+	var ce *syncproto.Error
+	if errors.As(err, &ce) && ce.Code == remit.CodePostingRefused {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{
+			"error":      ErrorDetail{Code: ce.Code, Message: ce.Message, MessageZH: ce.MessageZH},
+			"row_errors": res.Report,
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+func (s *Server) reconciliation(c echo.Context) error {
+	day, err := s.remit.ParseDay(c.QueryParam("date"))
+	if err != nil {
+		return err
+	}
+	r, err := s.remit.Reconcile(c.Request().Context(), principal(c), c.QueryParam("township"), day)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, r)
+}

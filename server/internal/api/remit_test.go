@@ -1,0 +1,226 @@
+package api_test
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"villagesync/server/internal/auth"
+	"villagesync/server/internal/remit"
+	"villagesync/syncproto"
+)
+
+type batchView struct {
+	Batch    remit.Batch
+	Lines    []remit.Line
+	Deposits remit.DepositCoverage
+}
+
+func (f *fixture) batchView(token, id string) batchView {
+	f.t.Helper()
+	var v batchView
+	f.do(http.MethodGet, "/api/v1/batches/"+id, token, nil, http.StatusOK, &v)
+	return v
+}
+
+func (f *fixture) cut(token, township, day string) remit.Batch {
+	f.t.Helper()
+	rec := f.request(http.MethodPost, "/api/v1/batches/cut", token, map[string]string{"township": township, "date": day})
+	if rec.Code != http.StatusCreated && rec.Code != http.StatusOK {
+		f.t.Fatalf("cut %s %s: %d %s\n%s", township, day, rec.Code, rec.Body, grepLines(f.logs.String(), `"level":"ERROR"`))
+	}
+	var out struct{ Batch remit.Batch }
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	return out.Batch
+}
+
+func (f *fixture) login(user string) string {
+	f.t.Helper()
+	var pair auth.TokenPair
+	f.do(http.MethodPost, "/api/v1/auth/login", "", map[string]string{"username": user, "password": pw}, http.StatusOK, &pair)
+	return pair.AccessToken
+}
+
+// A whole day against a real PostgreSQL: three villages, two agents each,
+// collections before and after the cutoff, a void, a duplicate, deposits,
+// cut, approval (one batch rejected once and corrected), export in three
+// formats, posting, reconciliation — and the money adds up in every view.
+func TestWholeDay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := pw
+	if _, err := f.svc.CreateUser(auth.WithPrincipal(t.Context(), auth.Principal{Role: auth.RoleAdmin}), auth.Principal{Role: auth.RoleAdmin},
+		auth.UserInput{Username: "twpy", Role: auth.RoleTownship, TownshipCode: twpY, Password: &p}); err != nil {
+		t.Fatal(err)
+	}
+	twpXToken, twpYToken, tax := f.token[auth.RoleTownship], f.login("twpy"), f.token[auth.RoleTax]
+	f.loadRoster(6, vilA, vilA2, vilB)
+	a1, a2 := f.newTablet("agent-a1", vilA), f.newTablet("agent-a2", vilA2)
+	b1, b2 := f.newTablet("agent-b1", vilB), f.newTablet("agent-b2", vilB)
+	for _, tb := range []*tablet{a1, a2, b1, b2} {
+		tb.pullAll(1000)
+	}
+	la, la2, lb := a1.lines(syncproto.KindMedical), a2.lines(syncproto.KindMedical), b1.lines(syncproto.KindMedical)
+
+	// Morning of 2026-11-20 (the fixture's clock: 12:00 in Shanghai).
+	p1, p2 := a1.collect(la[0].ID, 0), a1.collect(la[1].ID, 0)
+	a1.mustPush(p1, p2, a1.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: p2.ID, Reason: "录错了"}, inPeriod))
+	q1 := a2.collect(la2[0].ID, 0)
+	a2.mustPush(q1)
+	r1 := b1.collect(lb[0].ID, 0)
+	b1.mustPush(r1)
+	dup, r2 := b2.collect(lb[0].ID, 0), b2.collect(lb[1].ID, 0) // the same person as r1: a duplicate
+	b2.mustPush(dup, r2)
+	deposit := func(tb *tablet, n int, sum syncproto.Money) {
+		tb.mustPush(tb.mutation(syncproto.MutationDeposit, syncproto.Deposit{SlipNo: "B-" + tb.id[20:], Amount: sum,
+			DepositedAt: inPeriod, Count: n, Sum: sum, ChainHead: tb.prev}, inPeriod))
+	}
+	deposit(a1, 1, syncproto.Yuan(400))
+	deposit(a2, 1, syncproto.Yuan(400))
+	deposit(b1, 1, syncproto.Yuan(400))
+	deposit(b2, 2, syncproto.Yuan(800))
+
+	// The day is cut (on demand, as at the cutoff). A collection arriving
+	// after it waits for the next batch.
+	bx := f.cut(twpXToken, twpX, "2026-11-20")
+	by := f.cut(twpYToken, twpY, "2026-11-20")
+	if again := f.cut(twpXToken, twpX, "2026-11-20"); again.ID != bx.ID {
+		t.Fatal("cutting the same township and day twice made a new batch")
+	}
+	late := a1.collect(la[2].ID, 0)
+	a1.mustPush(late)
+	if bx.Count != 2 || bx.Total != syncproto.Yuan(800) || by.Count != 3 || by.Total != syncproto.Yuan(1200) {
+		t.Fatalf("batches: X %d/%s, Y %d/%s", bx.Count, bx.Total, by.Count, by.Total)
+	}
+
+	// X approves; Y rejects (the duplicate), the agent voids it, Y re-cuts and approves.
+	if rec := f.request(http.MethodPost, "/api/v1/batches/"+bx.ID+"/approve", twpYToken, map[string]string{}); rec.Code != http.StatusForbidden {
+		t.Fatalf("township Y approved X's batch: %d", rec.Code)
+	}
+	f.do(http.MethodPost, "/api/v1/batches/"+bx.ID+"/approve", twpXToken, map[string]string{}, http.StatusOK, nil)
+	f.do(http.MethodPost, "/api/v1/batches/"+by.ID+"/reject", twpYToken, map[string]string{"reason": "重复收款，请作废后重报"}, http.StatusOK, nil)
+	b2.mustPush(b2.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: dup.ID, Reason: "重复收款"}, inPeriod))
+	by2 := f.cut(twpYToken, twpY, "2026-11-20")
+	if by2.ID == by.ID || by2.Revision != 2 || by2.Count != 2 || by2.Total != syncproto.Yuan(800) {
+		t.Fatalf("corrected batch: %+v", by2)
+	}
+	// Deposits of Y cover the batch (the voided duplicate's cash was
+	// deposited too, so the deposits exceed it: approval goes through).
+	f.do(http.MethodPost, "/api/v1/batches/"+by2.ID+"/approve", twpYToken, map[string]string{}, http.StatusOK, nil)
+
+	// The tax office downloads X in all three formats; the totals match.
+	var sums []string
+	for _, format := range []string{"csv", "xlsx", "json"} {
+		rec := f.request(http.MethodGet, "/api/v1/batches/"+bx.ID+"/export?format="+format, tax, nil)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("export %s: %d %s", format, rec.Code, rec.Body)
+		}
+		h := sha256.Sum256(rec.Body.Bytes())
+		if got := rec.Header().Get("X-Content-SHA256"); got != hex.EncodeToString(h[:]) {
+			t.Fatalf("%s: SHA-256 header %s does not match the file", format, got)
+		}
+		sums = append(sums, format)
+		switch format {
+		case "csv":
+			text := rec.Body.String()
+			if !strings.HasPrefix(text, "\ufeff序号,批次号") || !strings.Contains(text, "800.00") {
+				t.Fatalf("CSV export:\n%s", text)
+			}
+		case "xlsx":
+			x, err := excelize.OpenReader(bytes.NewReader(rec.Body.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := x.GetRows(x.GetSheetList()[0])
+			if len(rows) < 3 || rows[0][0] != "序号" || !strings.Contains(strings.Join(rows[len(rows)-1], ","), "800") {
+				t.Fatalf("XLSX export rows: %v", rows)
+			}
+		case "json":
+			var doc struct {
+				Lines  []remit.Line
+				Totals struct {
+					Count int
+					Total syncproto.Money
+				}
+			}
+			json.Unmarshal(rec.Body.Bytes(), &doc)
+			if len(doc.Lines) != 2 || doc.Totals.Total != syncproto.Yuan(800) {
+				t.Fatalf("JSON export: %+v", doc.Totals)
+			}
+		}
+	}
+	if v := f.batchView(tax, bx.ID); v.Batch.State != remit.StateExported {
+		t.Fatalf("after download X is %s", v.Batch.State)
+	}
+	zipRec := f.request(http.MethodGet, "/api/v1/batches/export.zip?date=2026-11-20", tax, nil)
+	zr, err := zip.NewReader(bytes.NewReader(zipRec.Body.Bytes()), int64(zipRec.Body.Len()))
+	if zipRec.Code != http.StatusOK || err != nil || len(zr.File) != 1 { // Y's approved batch; X is exported already
+		t.Fatalf("day ZIP: %d %v", zipRec.Code, err)
+	}
+
+	// Posting: X fully, Y with one line in error.
+	vx := f.batchView(tax, bx.ID)
+	var post strings.Builder
+	post.WriteString("序号,收据号,完税凭证号,入库日期,错误信息\n")
+	for _, l := range vx.Lines {
+		fmt.Fprintf(&post, "%d,%s,V%s,2026-11-20,\n", l.No, l.ReceiptNo, l.ReceiptNo)
+	}
+	f.do(http.MethodPost, "/api/v1/batches/"+bx.ID+"/postings?filename=x.csv", tax, rawBody{post.String()}, http.StatusOK, nil)
+	var again remit.PostResult
+	f.do(http.MethodPost, "/api/v1/batches/"+bx.ID+"/postings?filename=x.csv", tax, rawBody{post.String()}, http.StatusOK, &again)
+	if again.Applied {
+		t.Fatal("the same posting file was applied twice")
+	}
+	f.request(http.MethodGet, "/api/v1/batches/"+by2.ID+"/export?format=csv", tax, nil)
+	vy := f.batchView(tax, by2.ID)
+	bad := "序号,完税凭证号,入库日期,错误信息\n99,V1,2026-11-20,\n"
+	if rec := f.request(http.MethodPost, "/api/v1/batches/"+by2.ID+"/postings?filename=bad.csv", tax, rawBody{bad}); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("posting a line that does not exist: %d %s", rec.Code, rec.Body)
+	}
+	partial := fmt.Sprintf("序号,完税凭证号,入库日期,错误信息\n%d,V-Y1,2026-11-20,\n%d,,,身份证号与登记信息不符\n", vy.Lines[0].No, vy.Lines[1].No)
+	f.do(http.MethodPost, "/api/v1/batches/"+by2.ID+"/postings?filename=y.csv", tax, rawBody{partial}, http.StatusOK, nil)
+	if v := f.batchView(tax, bx.ID); v.Batch.State != remit.StatePosted {
+		t.Fatalf("X after posting: %s", v.Batch.State)
+	}
+	if v := f.batchView(tax, by2.ID); v.Batch.State != remit.StatePartiallyPosted {
+		t.Fatalf("Y after posting: %s", v.Batch.State)
+	}
+
+	// Reconciliation of the day: no discrepancy, and the money adds up.
+	var rec remit.Reconciliation
+	f.do(http.MethodGet, "/api/v1/reconciliation?date=2026-11-20", tax, nil, http.StatusOK, &rec)
+	if !rec.Balanced || len(rec.Discrepancies) != 0 {
+		t.Fatalf("reconciliation: %+v", rec)
+	}
+	var collected, batched, unbatched int64
+	for _, tw := range rec.Townships {
+		collected += tw.Collected.Fen
+		batched += tw.Batched.Fen
+		unbatched += tw.Unbatched.Fen
+	}
+	// Tablets: p1, q1, late (X); r1, r2 (Y) — 5 × 400, voided ones out.
+	if collected != 5*40000 || batched != int64(bx.Total+by2.Total) || unbatched != 40000 {
+		t.Fatalf("collected %d, batched %d, unbatched %d", collected, batched, unbatched)
+	}
+	// The next day's cut takes the late collection.
+	next := f.cut(twpXToken, twpX, "2026-11-21")
+	if next.Count != 1 || next.Total != syncproto.Yuan(400) {
+		t.Fatalf("next day's batch: %+v", next)
+	}
+	// The statuses travel back to the tablets.
+	a1.pullAll(1000)
+	var st syncproto.CollectionStatus
+	json.Unmarshal(a1.replica["collection/"+p1.ID].data, &st)
+	if st.Status != "posted" {
+		t.Fatalf("the tablet sees its posted collection as %s", st.Status)
+	}
+	_ = sums
+}

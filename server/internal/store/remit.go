@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// BatchRow is a remittance batch as stored.
+type BatchRow struct {
+	ID             string
+	TownshipCode   string
+	TownshipName   string
+	BusinessDay    time.Time
+	Revision       int
+	State          string
+	Count          int
+	TotalFen       int64
+	CreatedAt      time.Time
+	ApprovedAt     *time.Time
+	OverrideReason string
+	RejectReason   string
+	ExportedAt     *time.Time
+	PostedAt       *time.Time
+}
+
+const batchColumns = `b.id, b.township_code, t.name, b.business_day, b.revision, b.state, b.count, b.total_fen,
+	b.created_at, b.approved_at, coalesce(b.override_reason, ''), coalesce(b.reject_reason, ''), b.exported_at, b.posted_at`
+
+func collectBatches(rows pgx.Rows, err error) ([]BatchRow, error) {
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[BatchRow])
+	return out, translate(err)
+}
+
+// BatchByID reads a batch (locked when q is a transaction and lock is set).
+func (db *DB) BatchByID(ctx context.Context, q Querier, id string, lock bool) (BatchRow, error) {
+	sql := `SELECT ` + batchColumns + ` FROM batch b JOIN township t ON t.code = b.township_code WHERE b.id = $1`
+	if lock {
+		sql += ` FOR UPDATE OF b`
+	}
+	bs, err := collectBatches(q.Query(ctx, sql, id))
+	if err != nil {
+		return BatchRow{}, err
+	}
+	if len(bs) == 0 {
+		return BatchRow{}, ErrNotFound
+	}
+	return bs[0], nil
+}
+
+// BatchFilter selects batches.
+type BatchFilter struct {
+	Township string
+	State    string
+	Day      *time.Time
+}
+
+// Batches lists batches, newest day first.
+func (db *DB) Batches(ctx context.Context, f BatchFilter) ([]BatchRow, error) {
+	return collectBatches(db.Pool.Query(ctx, `SELECT `+batchColumns+` FROM batch b JOIN township t ON t.code = b.township_code
+		WHERE ($1 = '' OR b.township_code = $1) AND ($2 = '' OR b.state = $2) AND ($3::date IS NULL OR b.business_day = $3)
+		ORDER BY b.business_day DESC, b.township_code, b.revision DESC LIMIT 1000`, f.Township, f.State, f.Day))
+}
+
+// CutBatch makes the batch of a township and business day from its
+// synced, non-voided, not yet batched collections of that day and before
+// (cash that arrived after its day was cut goes into the next batch).
+// Cutting a day again returns the batch it has (created false), unless
+// that batch was rejected and firstOnly is false: then a new revision is
+// cut. The daily cutoff cuts firstOnly, so a rejected batch waits for the
+// township's correction and its explicit cut.
+func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day time.Time, by string, at time.Time, firstOnly bool) (BatchRow, bool, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('cut:' || $1))`, township); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	var existing string
+	var revision int
+	var state string
+	err := tx.QueryRow(ctx, `SELECT id, revision, state FROM batch WHERE township_code = $1 AND business_day = $2
+		ORDER BY revision DESC LIMIT 1`, township, day).Scan(&existing, &revision, &state)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return BatchRow{}, false, translate(err)
+	}
+	if existing != "" && (state != "rejected" || firstOnly) {
+		b, err := db.BatchByID(ctx, tx, existing, false)
+		return b, false, err
+	}
+	// Lock the streams of the devices whose collections the cut takes,
+	// before touching those collections (a push locks streams first too).
+	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id)
+		SELECT DISTINCT device_id FROM collection
+		WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced'
+		ON CONFLICT DO NOTHING`, township, day); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
+			SELECT DISTINCT device_id FROM collection
+			WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced')
+		ORDER BY device_id FOR UPDATE`, township, day); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO batch (id, township_code, business_day, revision, state, created_at, created_by)
+		VALUES ($1, $2, $3, $4, 'submitted', $5, NULLIF($6, ''))`, id, township, day, revision+1, at, by); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id,
+			name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time)
+		SELECT $1, row_number() OVER (ORDER BY c.village_code, c.received_at, c.id), c.id, c.village_code, c.township_code,
+			c.agent_id, c.name, c.resident_id, c.kind, c.year, c.grade_fen, c.amount_fen, c.receipt_no, c.device_time, c.received_at
+		FROM collection c
+		WHERE c.township_code = $2 AND c.business_day <= $3 AND c.batch_id IS NULL AND c.status = 'synced'`, id, township, day); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = $1 FROM batch_line l WHERE l.batch_id = $1 AND c.id = l.collection_id`, id); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE batch SET (count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM batch_line WHERE batch_id = $1)
+		WHERE id = $1`, id); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if err := db.SetBatchCollectionsStatus(ctx, tx, id, "batched", at); err != nil {
+		return BatchRow{}, false, err
+	}
+	b, err := db.BatchByID(ctx, tx, id, false)
+	return b, true, err
+}
+
+// SetBatchCollectionsStatus sets the status of every collection of a
+// batch and sends the change to each tablet concerned: one change per
+// collection in its device's stream, numbered set-based.
+func (db *DB) SetBatchCollectionsStatus(ctx context.Context, tx pgx.Tx, batch, status string, at time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
+			SELECT DISTINCT device_id FROM collection WHERE batch_id = $1) ORDER BY device_id FOR UPDATE`, batch); err != nil {
+		return translate(err)
+	}
+	_, err := tx.Exec(ctx, `
+		WITH cs AS (
+			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
+			FROM collection c JOIN device_sync d USING (device_id)
+			WHERE c.batch_id = $1 AND c.status <> $2
+		), bumped AS (
+			UPDATE device_sync d SET last_seq = m.max_seq
+			FROM (SELECT device_id, max(seq) AS max_seq FROM cs GROUP BY device_id) m WHERE d.device_id = m.device_id
+		), logged AS (
+			INSERT INTO device_change (device_id, seq, entity, entity_id, op, at)
+			SELECT device_id, seq, 'collection', id, 'upsert', $3 FROM cs
+		)
+		UPDATE collection c SET status = $2, change_seq = cs.seq FROM cs WHERE c.id = cs.id`, batch, status, at)
+	return translate(err)
+}
+
+// ReleaseBatch makes the collections of a rejected batch batchable again.
+func (db *DB) ReleaseBatch(ctx context.Context, tx pgx.Tx, batch string, at time.Time) error {
+	if err := db.SetBatchCollectionsStatus(ctx, tx, batch, "synced", at); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE collection SET batch_id = NULL WHERE batch_id = $1`, batch)
+	return translate(err)
+}
+
+// UpdateBatch writes a batch's state and its dated fields.
+func (db *DB) UpdateBatch(ctx context.Context, tx pgx.Tx, b BatchRow, by string) error {
+	_, err := tx.Exec(ctx, `UPDATE batch SET state = $2, approved_at = $3,
+		approved_by = CASE WHEN $3::timestamptz IS NOT NULL AND approved_by IS NULL THEN NULLIF($8, '') ELSE approved_by END,
+		override_reason = NULLIF($4, ''), reject_reason = NULLIF($5, ''),
+		rejected_at = CASE WHEN $2 = 'rejected' THEN now() ELSE rejected_at END,
+		rejected_by = CASE WHEN $2 = 'rejected' THEN NULLIF($8, '') ELSE rejected_by END,
+		exported_at = $6, posted_at = $7 WHERE id = $1`,
+		b.ID, b.State, b.ApprovedAt, b.OverrideReason, b.RejectReason, b.ExportedAt, b.PostedAt, by)
+	return translate(err)
+}
+
+// BatchLineRow is a batch line as stored, with names for the files.
+type BatchLineRow struct {
+	No            int
+	CollectionID  string
+	VillageCode   string
+	VillageName   string
+	AgentName     string
+	Name          string
+	ResidentID    string
+	Kind          string
+	Year          int
+	GradeFen      int64
+	AmountFen     int64
+	ReceiptNo     int64
+	DeviceTime    time.Time
+	ServerTime    time.Time
+	ReversesBatch string
+	ReversesLine  int
+	Voucher       string
+	PostedDate    *time.Time
+	PostError     string
+	Deposited     bool
+}
+
+// BatchLines reads a batch's lines in order.
+func (db *DB) BatchLines(ctx context.Context, q Querier, batch string) ([]BatchLineRow, error) {
+	rows, err := q.Query(ctx, `SELECT l.line_no, l.collection_id, l.village_code, v.name,
+			coalesce(nullif(u.display_name, ''), u.username), l.name, l.resident_id, l.kind, l.year, l.grade_fen,
+			l.amount_fen, l.receipt_no, l.device_time, l.server_time, coalesce(l.reverses_batch, ''),
+			coalesce(l.reverses_line, 0), coalesce(l.voucher, ''), l.posted_date, coalesce(l.post_error, ''),
+			c.deposit_id IS NOT NULL
+		FROM batch_line l JOIN village v ON v.code = l.village_code JOIN app_user u ON u.id = l.agent_id
+		JOIN collection c ON c.id = l.collection_id
+		WHERE l.batch_id = $1 ORDER BY l.line_no`, batch)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[BatchLineRow])
+	return out, translate(err)
+}
+
+// RecordDownload notes a download of a batch file.
+func (db *DB) RecordDownload(ctx context.Context, tx pgx.Tx, batch, user, format, sum string, at time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO batch_download (batch_id, user_id, format, sha256, at) VALUES ($1, $2, $3, $4, $5)`,
+		batch, user, format, sum, at)
+	return translate(err)
+}
+
+// PostLine records the posting result of one line.
+func (db *DB) PostLine(ctx context.Context, tx pgx.Tx, batch string, line int, voucher string, posted *time.Time, postErr string) error {
+	_, err := tx.Exec(ctx, `UPDATE batch_line SET voucher = NULLIF($3, ''), posted_date = $4, post_error = NULLIF($5, '')
+		WHERE batch_id = $1 AND line_no = $2`, batch, line, voucher, posted, postErr)
+	return translate(err)
+}
+
+// SetPostedCollections marks the collections of a batch's posted lines
+// posted and tells their tablets.
+func (db *DB) SetPostedCollections(ctx context.Context, tx pgx.Tx, batch string, at time.Time) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
+			SELECT DISTINCT device_id FROM collection WHERE batch_id = $1) ORDER BY device_id FOR UPDATE`, batch); err != nil {
+		return translate(err)
+	}
+	_, err := tx.Exec(ctx, `
+		WITH cs AS (
+			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
+			FROM collection c JOIN device_sync d USING (device_id)
+			JOIN batch_line l ON l.batch_id = $1 AND l.collection_id = c.id AND l.reverses_batch IS NULL
+			WHERE c.batch_id = $1 AND c.status <> 'posted' AND l.voucher IS NOT NULL
+		), bumped AS (
+			UPDATE device_sync d SET last_seq = m.max_seq
+			FROM (SELECT device_id, max(seq) AS max_seq FROM cs GROUP BY device_id) m WHERE d.device_id = m.device_id
+		), logged AS (
+			INSERT INTO device_change (device_id, seq, entity, entity_id, op, at)
+			SELECT device_id, seq, 'collection', id, 'upsert', $2 FROM cs
+		)
+		UPDATE collection c SET status = 'posted', change_seq = cs.seq FROM cs WHERE c.id = cs.id`, batch, at)
+	return translate(err)
+}
+
+// RecordPostingUpload notes a posting file; false when the same file was
+// applied to the batch before.
+func (db *DB) RecordPostingUpload(ctx context.Context, tx pgx.Tx, id, batch, sum, by string, at time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO posting_upload (id, batch_id, sha256, uploaded_by, at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (batch_id, sha256) DO NOTHING`, id, batch, sum, by, at)
+	return tag.RowsAffected() == 1, translate(err)
+}
+
+// DayFigures are one township's collections of one business day, by
+// where they stand.
+type DayFigures struct {
+	TownshipCode string `json:"township_code"`
+	Day          string `json:"business_day"`
+	Collected    Amount `json:"collected"` // not voided
+	Voided       Amount `json:"voided"`
+	Unbatched    Amount `json:"unbatched"`
+	Batched      Amount `json:"batched"` // in a live (not rejected) batch, any state
+	Approved     Amount `json:"approved"`
+	Exported     Amount `json:"exported"`
+	Posted       Amount `json:"posted"`
+	Deposited    Amount `json:"deposited"`
+	Flagged      Amount `json:"flagged"`
+}
+
+// Amount is a count and a sum in fen.
+type Amount struct {
+	Count int   `json:"count"`
+	Fen   int64 `json:"fen"`
+}
+
+// DayFiguresOf sums a day's collections per township (all townships when
+// township is empty).
+func (db *DB) DayFiguresOf(ctx context.Context, township string, day time.Time) ([]DayFigures, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT c.township_code,
+		count(*) FILTER (WHERE c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE c.status <> 'voided'), 0),
+		count(*) FILTER (WHERE c.status = 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE c.status = 'voided'), 0),
+		count(*) FILTER (WHERE c.status = 'synced' AND c.batch_id IS NULL), coalesce(sum(c.amount_fen) FILTER (WHERE c.status = 'synced' AND c.batch_id IS NULL), 0),
+		count(*) FILTER (WHERE c.batch_id IS NOT NULL), coalesce(sum(c.amount_fen) FILTER (WHERE c.batch_id IS NOT NULL), 0),
+		count(*) FILTER (WHERE c.status IN ('approved', 'exported', 'posted')), coalesce(sum(c.amount_fen) FILTER (WHERE c.status IN ('approved', 'exported', 'posted')), 0),
+		count(*) FILTER (WHERE c.status IN ('exported', 'posted')), coalesce(sum(c.amount_fen) FILTER (WHERE c.status IN ('exported', 'posted')), 0),
+		count(*) FILTER (WHERE c.status = 'posted'), coalesce(sum(c.amount_fen) FILTER (WHERE c.status = 'posted'), 0),
+		count(*) FILTER (WHERE c.deposit_id IS NOT NULL AND c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE c.deposit_id IS NOT NULL AND c.status <> 'voided'), 0),
+		count(*) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), 0)
+		FROM collection c WHERE ($1 = '' OR c.township_code = $1) AND c.business_day = $2
+		GROUP BY c.township_code ORDER BY c.township_code`, township, day)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []DayFigures
+	for rows.Next() {
+		f := DayFigures{Day: day.Format(time.DateOnly)}
+		if err := rows.Scan(&f.TownshipCode, &f.Collected.Count, &f.Collected.Fen, &f.Voided.Count, &f.Voided.Fen,
+			&f.Unbatched.Count, &f.Unbatched.Fen, &f.Batched.Count, &f.Batched.Fen, &f.Approved.Count, &f.Approved.Fen,
+			&f.Exported.Count, &f.Exported.Fen, &f.Posted.Count, &f.Posted.Fen, &f.Deposited.Count, &f.Deposited.Fen,
+			&f.Flagged.Count, &f.Flagged.Fen); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, f)
+	}
+	return out, translate(rows.Err())
+}
+
+// Discrepancy is a record that breaks an invariant of the money path.
+type Discrepancy struct {
+	Code         string `json:"code"`
+	CollectionID string `json:"collection_id,omitempty"`
+	BatchID      string `json:"batch_id,omitempty"`
+	Detail       string `json:"detail"`
+}
+
+// Discrepancies checks DESIGN.md's invariant 3 for a township's day
+// (every township for ""): each non-voided collection is either
+// unbatched or on exactly one line of a live batch, with the same amount;
+// no voided collection is on a live batch; every batch's count and total
+// equal its lines.
+func (db *DB) Discrepancies(ctx context.Context, township string, day time.Time) ([]Discrepancy, error) {
+	rows, err := db.Pool.Query(ctx, `
+		WITH live AS (
+			SELECT l.* FROM batch_line l JOIN batch b ON b.id = l.batch_id
+			WHERE b.state <> 'rejected' AND l.reverses_batch IS NULL
+		), day AS (
+			SELECT * FROM collection WHERE ($1 = '' OR township_code = $1) AND business_day = $2
+		)
+		SELECT 'in_two_batches', d.id, '', 'collection on ' || count(*) || ' live batch lines'
+			FROM day d JOIN live l ON l.collection_id = d.id GROUP BY d.id HAVING count(*) > 1
+		UNION ALL
+		SELECT 'voided_in_batch', d.id, l.batch_id, 'voided collection on a live batch line'
+			FROM day d JOIN live l ON l.collection_id = d.id WHERE d.status = 'voided'
+		UNION ALL
+		SELECT 'amount_differs', d.id, l.batch_id, 'collection ' || d.amount_fen || ' fen, batch line ' || l.amount_fen || ' fen'
+			FROM day d JOIN live l ON l.collection_id = d.id WHERE d.amount_fen <> l.amount_fen
+		UNION ALL
+		SELECT 'batched_not_on_line', d.id, d.batch_id, 'collection marks a batch whose lines do not hold it'
+			FROM day d WHERE d.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM live l WHERE l.collection_id = d.id AND l.batch_id = d.batch_id)
+		UNION ALL
+		SELECT 'lost', d.id, '', 'not voided, not batched and not batchable (status ' || d.status || ')'
+			FROM day d WHERE d.status <> 'voided' AND d.batch_id IS NULL AND d.status <> 'synced'
+		UNION ALL
+		SELECT 'batch_totals', '', b.id, 'batch says ' || b.count || ' lines / ' || b.total_fen || ' fen, lines hold ' || count(l.*) || ' / ' || coalesce(sum(l.amount_fen), 0)
+			FROM batch b LEFT JOIN batch_line l ON l.batch_id = b.id
+			WHERE ($1 = '' OR b.township_code = $1) AND b.business_day = $2
+			GROUP BY b.id HAVING b.count <> count(l.*) OR b.total_fen <> coalesce(sum(l.amount_fen), 0)`, township, day)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Discrepancy])
+	return out, translate(err)
+}
