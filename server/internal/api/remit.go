@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -184,4 +185,68 @@ func (s *Server) reconciliation(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
+}
+
+func yearParam(c echo.Context) (int, error) {
+	y, err := strconv.Atoi(c.QueryParam("year"))
+	if err != nil || y < 2000 || y > 2100 {
+		return 0, syncproto.Errorf(syncproto.CodeInvalidInput, "year must be a coverage year like 2026", "year 须为缴费年度，如 2026")
+	}
+	return y, nil
+}
+
+// paidDetails exports the paid and posted details of a year for the
+// bureaus' books (CSV or XLSX).
+func (s *Server) paidDetails(c echo.Context) error {
+	year, err := yearParam(c)
+	if err != nil {
+		return err
+	}
+	kind := syncproto.Kind(c.QueryParam("kind"))
+	if kind != "" && !kind.Valid() {
+		return syncproto.Errorf(syncproto.CodeInvalidKind, "kind must be pension or medical", "险种须为 pension 或 medical")
+	}
+	rows, err := s.remit.PaidDetails(c.Request().Context(), principal(c), year, kind, c.QueryParam("village"))
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	format := c.QueryParam("format")
+	switch format {
+	case "", "csv":
+		format, err = "csv", remit.WritePaidCSV(&buf, rows)
+	case "xlsx":
+		err = remit.WritePaidXLSX(&buf, rows)
+	default:
+		return syncproto.Errorf(syncproto.CodeInvalidInput, "format must be csv or xlsx", "format 须为 csv 或 xlsx")
+	}
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderContentDisposition,
+		fmt.Sprintf("attachment; filename=%q", remit.PaidFilename(year, kind, c.QueryParam("village"), format)))
+	return c.Blob(http.StatusOK, remit.ContentType(format), buf.Bytes())
+}
+
+// publicity serves a village's publicity list, print-ready HTML or CSV.
+func (s *Server) publicity(c echo.Context) error {
+	year, err := yearParam(c)
+	if err != nil {
+		return err
+	}
+	pub, err := s.remit.Publicity(c.Request().Context(), c.Param("code"), year)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if c.QueryParam("format") == "csv" {
+		if err := remit.WritePublicityCSV(&buf, pub); err != nil {
+			return err
+		}
+		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
+	if err := remit.WritePublicityHTML(&buf, pub); err != nil {
+		return err
+	}
+	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }

@@ -223,4 +223,20 @@ func TestWholeDay(t *testing.T) {
 		t.Fatalf("the tablet sees its posted collection as %s", st.Status)
 	}
 	_ = sums
+
+	// The village's publicity list: posted payments, masked IDs, no categories.
+	pub := f.request(http.MethodGet, "/api/v1/villages/"+vilA+"/publicity?year=2026", twpXToken, nil)
+	html := pub.Body.String()
+	if pub.Code != http.StatusOK || !strings.Contains(html, la[0].Name) || !strings.Contains(html, la[0].Masked) ||
+		strings.Contains(html, residentID(1)) || strings.Contains(html, "一般") || strings.Contains(html, "低保") {
+		t.Fatalf("publicity list: %d\n%.3000s", pub.Code, html)
+	}
+	// The bureaus' books: medical security sees the medical payments with full IDs.
+	paid := f.request(http.MethodGet, "/api/v1/exports/paid?year=2026&format=csv", f.token[auth.RoleMedsec], nil)
+	if paid.Code != http.StatusOK || !strings.Contains(paid.Body.String(), residentID(1)) {
+		t.Fatalf("paid details: %d\n%s", paid.Code, paid.Body)
+	}
+	if pension := f.request(http.MethodGet, "/api/v1/exports/paid?year=2026&format=csv", f.token[auth.RoleHRSS], nil); strings.Contains(pension.Body.String(), residentID(1)) {
+		t.Fatal("HRSS (pension) sees medical payments")
+	}
 }

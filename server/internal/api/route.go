@@ -120,6 +120,8 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/batches/:id/export", Handler: s.exportBatch, Roles: taxOffice},
 		{Method: http.MethodPost, Path: "/api/v1/batches/:id/postings", Handler: s.postBatch, Roles: taxOffice},
 		{Method: http.MethodGet, Path: "/api/v1/reconciliation", Handler: s.reconciliation, Roles: remitReaders},
+		{Method: http.MethodGet, Path: "/api/v1/exports/paid", Handler: s.paidDetails, Roles: rosterReaders},
+		{Method: http.MethodGet, Path: "/api/v1/villages/:code/publicity", Handler: s.publicity, Roles: allRoles, Scope: ScopeVillage, Target: villageParam("code")},
 
 		{Method: http.MethodGet, Path: "/api/v1/rosters/counts", Handler: s.rosterCounts, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
 	}

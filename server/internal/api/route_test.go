@@ -143,6 +143,13 @@ var cases = map[string]routeCase{
 	"POST /api/v1/batches/:id/postings": func(f *fixture, _ bool) (string, any) {
 		return "/api/v1/batches/" + f.batchWithLine("exported") + "/postings?filename=post.csv", rawBody{"序号,完税凭证号,入库日期,错误信息\n1,V-1,2026-11-19,\n"}
 	},
+	"GET /api/v1/exports/paid": func(*fixture, bool) (string, any) { return "/api/v1/exports/paid?year=2026", nil },
+	"GET /api/v1/villages/:code/publicity": func(_ *fixture, in bool) (string, any) {
+		if in {
+			return "/api/v1/villages/" + vilA + "/publicity?year=2026", nil
+		}
+		return "/api/v1/villages/" + vilB + "/publicity?year=2026", nil
+	},
 	"GET /api/v1/reconciliation": func(*fixture, bool) (string, any) { return "/api/v1/reconciliation?date=2026-11-20", nil },
 	"PATCH /api/v1/users/:id": func(f *fixture, in bool) (string, any) {
 		id := f.user["agentb"].ID

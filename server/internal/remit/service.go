@@ -283,20 +283,13 @@ func (s *Service) Export(ctx context.Context, p auth.Principal, id, format strin
 			return err
 		}
 		var buf bytes.Buffer
-		batch, lines := toBatch(*b), s.toLines(rows)
-		switch format {
-		case "", "csv":
-			format, ctype, err = "csv", "text/csv; charset=utf-8", WriteCSV(&buf, batch, lines)
-		case "xlsx":
-			ctype, err = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", WriteXLSX(&buf, batch, lines)
-		case "json":
-			ctype, err = "application/json", WriteJSON(&buf, batch, lines)
-		default:
-			return syncproto.Errorf(syncproto.CodeInvalidInput, "format must be csv, xlsx or json", "format 须为 csv、xlsx 或 json")
+		if format == "" {
+			format = FormatCSV
 		}
-		if err != nil {
+		if err := WriteExport(&buf, format, toBatch(*b), s.toLines(rows)); err != nil {
 			return err
 		}
+		ctype = ContentType(format)
 		data = buf.Bytes()
 		h := sha256.Sum256(data)
 		sum = hex.EncodeToString(h[:])
@@ -495,4 +488,58 @@ func (s *Service) cutoffOnce(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// PaidDetails are the paid and posted details of a year for HRSS
+// (pension) or medical security (medical): their own kind only.
+func (s *Service) PaidDetails(ctx context.Context, p auth.Principal, year int, kind syncproto.Kind, village string) ([]PaidRow, error) {
+	switch p.Role {
+	case auth.RoleHRSS:
+		kind = syncproto.KindPension
+	case auth.RoleMedsec:
+		kind = syncproto.KindMedical
+	}
+	lines, err := s.db.PaidLines(ctx, year, string(kind), village, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PaidRow, len(lines))
+	for i, l := range lines {
+		out[i] = PaidRow{Year: l.Year, Kind: syncproto.Kind(l.Kind), VillageCode: l.VillageCode, VillageName: l.VillageName,
+			Name: l.Name, ResidentID: l.ResidentID, Amount: syncproto.Money(l.AmountFen), Grade: syncproto.Money(l.GradeFen),
+			ReceiptNo: syncproto.FormatReceipt(l.ReceiptNo), Voucher: l.Voucher, Status: l.Status}
+		if l.PostedDate != nil {
+			out[i].PostedDate = l.PostedDate.Format(time.DateOnly)
+		}
+	}
+	return out, nil
+}
+
+// Publicity is the village's publicity list (公示) of a year: the posted
+// payments, names and masked IDs only — never a person's category.
+func (s *Service) Publicity(ctx context.Context, village string, year int) (Publicity, error) {
+	v, err := s.db.VillageByCode(ctx, village)
+	if err != nil {
+		return Publicity{}, err
+	}
+	lines, err := s.db.PaidLines(ctx, year, "", village, true)
+	if err != nil {
+		return Publicity{}, err
+	}
+	pub := Publicity{VillageName: v.Name, VillageCode: v.Code, Year: year, Date: s.Today().Format(time.DateOnly)}
+	for _, l := range lines {
+		pub.TownshipName = l.Township
+		row := PublicityRow{Name: l.Name, MaskedID: syncproto.ResidentID(l.ResidentID).Masked(), Kind: syncproto.Kind(l.Kind),
+			Amount: syncproto.Money(l.AmountFen), ReceiptNo: syncproto.FormatReceipt(l.ReceiptNo)}
+		if l.PostedDate != nil {
+			row.PostedDate = l.PostedDate.Format(time.DateOnly)
+		}
+		pub.Rows = append(pub.Rows, row)
+	}
+	if pub.TownshipName == "" {
+		if t, err := s.db.Township(ctx, v.TownshipCode); err == nil {
+			pub.TownshipName = t.Name
+		}
+	}
+	return pub, nil
 }

@@ -363,3 +363,40 @@ func (db *DB) Discrepancies(ctx context.Context, township string, day time.Time)
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Discrepancy])
 	return out, translate(err)
 }
+
+// PaidLine is a paid collection with its posting, for the bureaus' books
+// and the village publicity list.
+type PaidLine struct {
+	Year        int
+	Kind        string
+	VillageCode string
+	VillageName string
+	Township    string
+	Name        string
+	ResidentID  string
+	GradeFen    int64
+	AmountFen   int64
+	ReceiptNo   int64
+	Voucher     string
+	PostedDate  *time.Time
+	Status      string
+}
+
+// PaidLines lists the paid (not voided, not refunded) collections of a
+// year, optionally of one kind and one village, with their posting;
+// postedOnly keeps only those posted (入库).
+func (db *DB) PaidLines(ctx context.Context, year int, kind, village string, postedOnly bool) ([]PaidLine, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT c.year, c.kind, c.village_code, v.name, t.name, c.name, c.resident_id, c.grade_fen,
+			c.amount_fen, c.receipt_no, coalesce(l.voucher, ''), l.posted_date, c.status
+		FROM collection c
+		JOIN village v ON v.code = c.village_code JOIN township t ON t.code = c.township_code
+		LEFT JOIN batch_line l ON l.collection_id = c.id AND l.batch_id = c.batch_id AND l.reverses_batch IS NULL
+		WHERE c.year = $1 AND ($2 = '' OR c.kind = $2) AND ($3 = '' OR c.village_code = $3)
+		  AND c.status NOT IN ('voided', 'refunded') AND (NOT $4 OR c.status = 'posted')
+		ORDER BY c.village_code, c.kind, l.posted_date, c.receipt_no`, year, kind, village, postedOnly)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PaidLine])
+	return out, translate(err)
+}
