@@ -73,7 +73,29 @@ CREATE TABLE posting_upload (
     UNIQUE (batch_id, sha256)
 );
 
+-- Refunds: a flagged payment (duplicate, wrong amount) put up by the
+-- township, approved by the tax office, and marked refunded when the cash
+-- is handed back. A refund of a payment in an approved batch becomes a
+-- reversing line in the township's next batch.
+CREATE TABLE refund (
+    id             text PRIMARY KEY,
+    collection_id  text NOT NULL UNIQUE REFERENCES collection (id),
+    township_code  text NOT NULL,
+    reason         text NOT NULL,
+    state          text NOT NULL CHECK (state IN ('requested', 'approved', 'refunded')),
+    requested_by   text NOT NULL REFERENCES app_user (id),
+    requested_at   timestamptz NOT NULL,
+    approved_by    text REFERENCES app_user (id),
+    approved_at    timestamptz,
+    refunded_by    text REFERENCES app_user (id),
+    refunded_at    timestamptz,
+    reversal_batch text,
+    reversal_line  int
+);
+CREATE INDEX refund_township_idx ON refund (township_code, state);
+
 -- +goose Down
+DROP TABLE refund;
 DROP TABLE posting_upload;
 DROP TABLE batch_download;
 DROP INDEX collection_batch_idx;

@@ -250,3 +250,46 @@ func (s *Server) publicity(c echo.Context) error {
 	}
 	return c.HTMLBlob(http.StatusOK, buf.Bytes())
 }
+
+func (s *Server) refunds(c echo.Context) error {
+	rs, err := s.remit.Refunds(c.Request().Context(), principal(c), c.QueryParam("state"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"refunds": nonNil(rs)})
+}
+
+func (s *Server) requestRefund(c echo.Context) error {
+	var req struct {
+		CollectionID string `json:"collection_id"`
+		Reason       string `json:"reason"`
+	}
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	r, err := s.remit.RequestRefund(c.Request().Context(), principal(c), req.CollectionID, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, r)
+}
+
+func (s *Server) moveRefund(to string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r, err := s.remit.MoveRefund(c.Request().Context(), principal(c), c.Param("id"), to)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, r)
+	}
+}
+
+// refundTarget is the township of the refund in the path.
+func (s *Server) refundTarget(c echo.Context) (auth.Target, error) {
+	var twp string
+	err := s.db.Pool.QueryRow(c.Request().Context(), `SELECT township_code FROM refund WHERE id = $1`, c.Param("id")).Scan(&twp)
+	if err != nil {
+		return auth.Target{}, store.ErrNotFound
+	}
+	return auth.Target{Township: twp}, nil
+}

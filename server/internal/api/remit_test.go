@@ -7,14 +7,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"villagesync/server/internal/auth"
 	"villagesync/server/internal/remit"
+	"villagesync/server/internal/settings"
 	"villagesync/syncproto"
 )
 
@@ -238,5 +241,98 @@ func TestWholeDay(t *testing.T) {
 	}
 	if pension := f.request(http.MethodGet, "/api/v1/exports/paid?year=2026&format=csv", f.token[auth.RoleHRSS], nil); strings.Contains(pension.Body.String(), residentID(1)) {
 		t.Fatal("HRSS (pension) sees medical payments")
+	}
+}
+
+// A duplicate payment in an approved batch is refunded: township asks,
+// tax approves, township hands the cash back; the next batch carries a
+// reversing line linked to the original, and the tablet sees 已退费.
+func TestRefundReversal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	twp, tax := f.token[auth.RoleTownship], f.token[auth.RoleTax]
+	f.loadRoster(2, vilA)
+	a, b := f.newTablet("agent-ref1", vilA), f.newTablet("agent-ref2", vilA)
+	a.pullAll(1000)
+	b.pullAll(1000)
+	line := a.lines(syncproto.KindMedical)[0].ID
+	a.mustPush(a.collect(line, 0))
+	dup := b.collect(line, 0)
+	b.mustPush(dup)
+	batch := f.cut(twp, twpX, "2026-11-20")
+	if rec := f.request(http.MethodPost, "/api/v1/batches/"+batch.ID+"/approve", twp, map[string]string{}); rec.Code != http.StatusConflict && rec.Code != http.StatusBadRequest {
+		t.Fatalf("approval without deposits: %d %s", rec.Code, rec.Body)
+	}
+	f.do(http.MethodPost, "/api/v1/batches/"+batch.ID+"/approve", twp, map[string]string{"override_reason": "现金已当面点交镇街"}, http.StatusOK, nil)
+
+	var r struct{ ID, State string }
+	f.do(http.MethodPost, "/api/v1/refunds", twp, map[string]string{"collection_id": dup.ID, "reason": "重复缴费"}, http.StatusCreated, &r)
+	if rec := f.request(http.MethodPost, "/api/v1/refunds/"+r.ID+"/approve", twp, nil); rec.Code != http.StatusForbidden {
+		t.Fatalf("township approved its own refund: %d", rec.Code)
+	}
+	f.do(http.MethodPost, "/api/v1/refunds/"+r.ID+"/approve", tax, nil, http.StatusOK, nil)
+	f.do(http.MethodPost, "/api/v1/refunds/"+r.ID+"/complete", twp, nil, http.StatusOK, nil)
+
+	next := f.cut(twp, twpX, "2026-11-21")
+	v := f.batchView(tax, next.ID)
+	if len(v.Lines) != 1 || v.Lines[0].Amount != -syncproto.Yuan(400) || v.Lines[0].ReversesLine == "" || !strings.HasPrefix(v.Lines[0].ReversesLine, batch.ID+"#") {
+		t.Fatalf("reversing batch: %+v", v.Lines)
+	}
+	if next.Total != -syncproto.Yuan(400) {
+		t.Fatalf("reversing batch total %s", next.Total)
+	}
+	b.pullAll(1000)
+	var st syncproto.CollectionStatus
+	json.Unmarshal(b.replica["collection/"+dup.ID].data, &st)
+	if st.Status != "refunded" {
+		t.Fatalf("the tablet sees the refunded payment as %s", st.Status)
+	}
+	for _, action := range []string{"refund_requested", "refund_approved", "refund_refunded"} {
+		if n := count(t, f, `SELECT count(*) FROM audit_log WHERE action = $1`, action); n != 1 {
+			t.Fatalf("%d %s audit lines", n, action)
+		}
+	}
+	var rec remit.Reconciliation
+	f.do(http.MethodGet, "/api/v1/reconciliation?date=2026-11-20", tax, nil, http.StatusOK, &rec)
+	if !rec.Balanced {
+		t.Fatalf("reconciliation after a refund: %+v", rec)
+	}
+}
+
+// The daily cutoff cuts each township with waiting cash once its cutoff
+// (17:00 in Shanghai here) has passed, makes no empty batch, and leaves a
+// rejected batch to the township's correction.
+func TestDailyCutoff(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(2, vilA)
+	tb := f.newTablet("agent-cutoff", vilA)
+	tb.pullAll(1000)
+	tb.mustPush(tb.collect(tb.lines(syncproto.KindMedical)[0].ID, 0))
+	svc := remit.NewService(f.db, settings.NewService(f.db), slog.New(slog.DiscardHandler))
+	runOnce := func() {
+		if err := svc.CutoffOnce(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runOnce() // 12:00 in Shanghai: before the cutoff
+	if n := count(t, f, `SELECT count(*) FROM batch`); n != 0 {
+		t.Fatalf("%d batches cut before the cutoff", n)
+	}
+	f.clock.Add(5*time.Hour + 30*time.Minute) // 17:30
+	runOnce()
+	runOnce()
+	if n := count(t, f, `SELECT count(*) FROM batch`); n != 1 {
+		t.Fatalf("%d batches after the cutoff, want one (township X; Y has nothing)", n)
+	}
+	if n := count(t, f, `SELECT count(*) FROM batch WHERE township_code = $1 AND count = 1`, twpX); n != 1 {
+		t.Fatal("township X's batch does not hold its collection")
+	}
+	if _, err := f.db.Pool.Exec(t.Context(), `UPDATE batch SET state = 'rejected'`); err != nil {
+		t.Fatal(err)
+	}
+	runOnce()
+	if n := count(t, f, `SELECT count(*) FROM batch`); n != 1 {
+		t.Fatal("the cutoff re-cut a rejected batch by itself")
 	}
 }

@@ -120,6 +120,10 @@ func Routes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/batches/:id/export", Handler: s.exportBatch, Roles: taxOffice},
 		{Method: http.MethodPost, Path: "/api/v1/batches/:id/postings", Handler: s.postBatch, Roles: taxOffice},
 		{Method: http.MethodGet, Path: "/api/v1/reconciliation", Handler: s.reconciliation, Roles: remitReaders},
+		{Method: http.MethodGet, Path: "/api/v1/refunds", Handler: s.refunds, Roles: remitReaders},
+		{Method: http.MethodPost, Path: "/api/v1/refunds", Handler: s.requestRefund, Roles: townshipOnly, Scope: ScopeTownship},
+		{Method: http.MethodPost, Path: "/api/v1/refunds/:id/approve", Handler: s.moveRefund("approved"), Roles: []auth.Role{auth.RoleTax}, Scope: ScopeTownship, Target: s.refundTarget},
+		{Method: http.MethodPost, Path: "/api/v1/refunds/:id/complete", Handler: s.moveRefund("refunded"), Roles: townshipOnly, Scope: ScopeTownship, Target: s.refundTarget},
 		{Method: http.MethodGet, Path: "/api/v1/exports/paid", Handler: s.paidDetails, Roles: rosterReaders},
 		{Method: http.MethodGet, Path: "/api/v1/villages/:code/publicity", Handler: s.publicity, Roles: allRoles, Scope: ScopeVillage, Target: villageParam("code")},
 

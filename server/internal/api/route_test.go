@@ -117,11 +117,12 @@ var cases = map[string]routeCase{
 		}
 		return "/api/v1/devices/" + id + "/outbox", map[string]any{"device_id": id, "mutations": []any{}}
 	},
-	"POST /api/v1/batches/cut": func(_ *fixture, in bool) (string, any) {
+	"POST /api/v1/batches/cut": func(f *fixture, in bool) (string, any) {
 		twp := twpY
 		if in {
 			twp = twpX
 		}
+		f.waitingCollection(in)
 		return "/api/v1/batches/cut", map[string]string{"township": twp, "date": "2026-11-20"}
 	},
 	"GET /api/v1/batches": func(*fixture, bool) (string, any) { return "/api/v1/batches", nil },
@@ -142,6 +143,16 @@ var cases = map[string]routeCase{
 	},
 	"POST /api/v1/batches/:id/postings": func(f *fixture, _ bool) (string, any) {
 		return "/api/v1/batches/" + f.batchWithLine("exported") + "/postings?filename=post.csv", rawBody{"序号,完税凭证号,入库日期,错误信息\n1,V-1,2026-11-19,\n"}
+	},
+	"GET /api/v1/refunds": func(*fixture, bool) (string, any) { return "/api/v1/refunds", nil },
+	"POST /api/v1/refunds": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/refunds", map[string]string{"collection_id": f.flaggedCollection(in), "reason": "重复缴费"}
+	},
+	"POST /api/v1/refunds/:id/approve": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/refunds/" + f.refund(in, "requested") + "/approve", nil
+	},
+	"POST /api/v1/refunds/:id/complete": func(f *fixture, in bool) (string, any) {
+		return "/api/v1/refunds/" + f.refund(in, "approved") + "/complete", nil
 	},
 	"GET /api/v1/exports/paid": func(*fixture, bool) (string, any) { return "/api/v1/exports/paid?year=2026", nil },
 	"GET /api/v1/villages/:code/publicity": func(_ *fixture, in bool) (string, any) {
@@ -303,4 +314,49 @@ func (f *fixture) batchWithLine(state string) string {
 		f.t.Fatal(err)
 	}
 	return id
+}
+
+// flaggedCollection inserts a posted duplicate payment of township X (in
+// scope) or Y.
+func (f *fixture) flaggedCollection(in bool) string {
+	f.t.Helper()
+	dev, vil, twp := f.deviceB, vilB, twpY
+	if in {
+		dev, vil, twp = f.deviceA, vilA, twpX
+	}
+	id := f.db.NewID()
+	_, err := f.db.Pool.Exec(f.t.Context(), `
+		INSERT INTO collection (id, device_id, agent_id, seq, receipt_no, roster_entry_id, roster_version, name, village_code,
+			township_code, kind, year, category, grade_fen, amount_fen, device_time, received_at, business_day, status, change_seq, flags)
+		SELECT $1, d.id, d.agent_id, 1, 1, 'x', 0, '张三', $2, $3, 'medical', 2026, 'general', 0, 40000, now(), now(), '2026-11-19',
+			'posted', 0, '{duplicate_payment}'
+		FROM device d WHERE d.id = $4`, id, vil, twp, dev)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// refund inserts a refund in a state for a flagged payment of X or Y.
+func (f *fixture) refund(in bool, state string) string {
+	f.t.Helper()
+	col, id := f.flaggedCollection(in), f.db.NewID()
+	twp := twpY
+	if in {
+		twp = twpX
+	}
+	if _, err := f.db.Pool.Exec(f.t.Context(), `INSERT INTO refund (id, collection_id, township_code, reason, state, requested_by, requested_at)
+		VALUES ($1, $2, $3, '重复缴费', $4, $5, now())`, id, col, twp, state, f.user["admin"].ID); err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
+// waitingCollection inserts a synced, unbatched collection of X or Y.
+func (f *fixture) waitingCollection(in bool) {
+	f.t.Helper()
+	id := f.flaggedCollection(in)
+	if _, err := f.db.Pool.Exec(f.t.Context(), `UPDATE collection SET status = 'synced', flags = '{}' WHERE id = $1`, id); err != nil {
+		f.t.Fatal(err)
+	}
 }

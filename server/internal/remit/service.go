@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -101,10 +102,14 @@ func (s *Service) Cut(ctx context.Context, p auth.Principal, township string, da
 
 func (s *Service) cut(ctx context.Context, township string, day time.Time, by string, firstOnly bool) (Batch, bool, error) {
 	var b store.BatchRow
-	var created bool
+	var created, nothing bool
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		b, created, err = s.db.CutBatch(ctx, tx, s.db.NewID(), township, day, by, s.db.Now(), firstOnly)
+		if errors.Is(err, store.ErrNothingToCut) {
+			nothing = true
+			return nil
+		}
 		if err != nil || !created {
 			return err
 		}
@@ -112,8 +117,15 @@ func (s *Service) cut(ctx context.Context, township string, day time.Time, by st
 			TargetID: b.ID, TownshipCode: township,
 			After: map[string]any{"day": day.Format(time.DateOnly), "revision": b.Revision, "count": b.Count, "total_fen": b.TotalFen}}))
 	})
+	if nothing && err == nil {
+		return Batch{}, false, ErrNothingToCut
+	}
 	return toBatch(b), created, err
 }
+
+// ErrNothingToCut answers a cut with nothing waiting: no empty batch.
+var ErrNothingToCut = syncproto.Errorf(syncproto.Code("nothing_to_cut"),
+	"no collection waits for a batch in this township on or before that day", "该镇街该日及以前没有待解缴的收款，无需生成批次")
 
 // CutAll cuts every township's batch of a day (the daily cutoff and
 // `server cut`).
@@ -125,6 +137,9 @@ func (s *Service) CutAll(ctx context.Context, day time.Time) ([]Batch, error) {
 	var out []Batch
 	for _, t := range ts {
 		b, _, err := s.cut(ctx, t.Code, day, "", true)
+		if errors.Is(err, ErrNothingToCut) {
+			continue
+		}
 		if err != nil {
 			return out, fmt.Errorf("cut %s %s: %w", t.Code, day.Format(time.DateOnly), err)
 		}
@@ -448,7 +463,7 @@ func (s *Service) RunCutoff(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if err := s.cutoffOnce(ctx); err != nil && ctx.Err() == nil {
+		if err := s.CutoffOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "daily cutoff", "err", err)
 		}
 		select {
@@ -459,7 +474,9 @@ func (s *Service) RunCutoff(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *Service) cutoffOnce(ctx context.Context) error {
+// CutoffOnce cuts, for each township whose cutoff has passed today, its
+// batch of today unless it has one.
+func (s *Service) CutoffOnce(ctx context.Context) error {
 	ts, err := s.db.Townships(ctx)
 	if err != nil {
 		return err
@@ -483,7 +500,7 @@ func (s *Service) cutoffOnce(ctx context.Context) error {
 		if now.Before(midnight.Add(cutoff)) {
 			continue
 		}
-		if _, _, err := s.cut(ctx, t.Code, today, "", true); err != nil {
+		if _, _, err := s.cut(ctx, t.Code, today, "", true); err != nil && !errors.Is(err, ErrNothingToCut) {
 			return err
 		}
 	}
@@ -542,4 +559,82 @@ func (s *Service) Publicity(ctx context.Context, village string, year int) (Publ
 		}
 	}
 	return pub, nil
+}
+
+// RequestRefund puts a flagged payment up for refund (township staff of
+// its township). The tablet sees the payment as refund_requested.
+func (s *Service) RequestRefund(ctx context.Context, p auth.Principal, collectionID, reason string) (store.Refund, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return store.Refund{}, syncproto.Errorf(syncproto.CodeInvalidInput, "a refund needs a reason", "退费须填写原因")
+	}
+	var out store.Refund
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		c, err := s.db.CollectionByID(ctx, tx, collectionID)
+		if err != nil {
+			return err
+		}
+		if err := auth.Authorize(p, auth.Target{Township: c.TownshipCode}); err != nil {
+			return err
+		}
+		if len(c.Flags) == 0 || c.Status == "voided" {
+			return syncproto.Errorf(syncproto.CodeConflict, "only a flagged, not voided payment (duplicate, wrong amount…) can be refunded",
+				"只有被标记问题（重复缴费、金额不符等）且未作废的缴费可以申请退费")
+		}
+		if c.Status == "batched" {
+			return syncproto.Errorf(CodeBadState, "the payment is in a batch awaiting approval: reject the batch first",
+				"该缴费所在批次待审核，请先退回该批次")
+		}
+		now := s.db.Now()
+		out = store.Refund{ID: s.db.NewID(), CollectionID: c.ID, TownshipCode: c.TownshipCode, Reason: reason,
+			State: "requested", RequestedAt: now, Name: c.Name, AmountFen: c.AmountFen, ReceiptNo: c.ReceiptNo}
+		if err := s.db.InsertRefund(ctx, tx, out, p.UserID); err != nil {
+			return err
+		}
+		if err := s.db.SetCollectionStatus(ctx, tx, c.ID, "refund_requested", now); err != nil {
+			return err
+		}
+		return s.db.Audit(ctx, tx, auth.Audited(ctx, store.AuditEntry{Action: "refund_requested", TargetType: "collection",
+			TargetID: c.ID, TownshipCode: c.TownshipCode, VillageCode: c.VillageCode,
+			After: map[string]any{"refund": out.ID, "reason": reason, "amount_fen": c.AmountFen}}))
+	})
+	return out, err
+}
+
+// MoveRefund approves a requested refund (tax office) or marks an
+// approved one refunded (township, when the cash is handed back).
+func (s *Service) MoveRefund(ctx context.Context, p auth.Principal, id, to string) (store.Refund, error) {
+	from := map[string]string{"approved": "requested", "refunded": "approved"}[to]
+	var out store.Refund
+	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
+		r, err := s.db.RefundForUpdate(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := auth.Authorize(p, auth.Target{Township: r.TownshipCode}); err != nil {
+			return err
+		}
+		if r.State != from {
+			return syncproto.Errorf(CodeBadState, "the refund is "+r.State, "退费当前状态为 "+r.State+"，不能执行此操作")
+		}
+		now := s.db.Now()
+		if err := s.db.SetRefundState(ctx, tx, id, to, p.UserID, now); err != nil {
+			return err
+		}
+		if to == "refunded" {
+			if err := s.db.SetCollectionStatus(ctx, tx, r.CollectionID, "refunded", now); err != nil {
+				return err
+			}
+		}
+		r.State = to
+		out = r
+		return s.db.Audit(ctx, tx, auth.Audited(ctx, store.AuditEntry{Action: "refund_" + to, TargetType: "refund",
+			TargetID: id, TownshipCode: r.TownshipCode, Before: map[string]any{"state": from}, After: map[string]any{"state": to}}))
+	})
+	return out, err
+}
+
+// Refunds lists the refunds in the caller's area.
+func (s *Service) Refunds(ctx context.Context, p auth.Principal, state string) ([]store.Refund, error) {
+	return s.db.Refunds(ctx, auth.ScopeTownship(p), state)
 }

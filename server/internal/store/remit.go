@@ -8,6 +8,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// ErrNothingToCut: no collection waits for a batch in that township and
+// day, and no refund for a reversing line: no empty batch is made.
+var ErrNothingToCut = errors.New("store: nothing to cut")
+
 // BatchRow is a remittance batch as stored.
 type BatchRow struct {
 	ID             string
@@ -90,6 +94,16 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 		b, err := db.BatchByID(ctx, tx, existing, false)
 		return b, false, err
 	}
+	var pending bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM collection
+			WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced')
+		OR EXISTS (SELECT 1 FROM refund WHERE township_code = $1 AND state IN ('approved', 'refunded') AND reversal_batch IS NULL)`,
+		township, day).Scan(&pending); err != nil {
+		return BatchRow{}, false, translate(err)
+	}
+	if !pending {
+		return BatchRow{}, false, ErrNothingToCut
+	}
 	// Lock the streams of the devices whose collections the cut takes,
 	// before touching those collections (a push locks streams first too).
 	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id)
@@ -118,6 +132,9 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	}
 	if _, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = $1 FROM batch_line l WHERE l.batch_id = $1 AND c.id = l.collection_id`, id); err != nil {
 		return BatchRow{}, false, translate(err)
+	}
+	if err := db.addReversals(ctx, tx, id, township); err != nil {
+		return BatchRow{}, false, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE batch SET (count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM batch_line WHERE batch_id = $1)
 		WHERE id = $1`, id); err != nil {
@@ -399,4 +416,124 @@ func (db *DB) PaidLines(ctx context.Context, year int, kind, village string, pos
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PaidLine])
 	return out, translate(err)
+}
+
+// Refund is a refund of one collection.
+type Refund struct {
+	ID            string     `json:"id"`
+	CollectionID  string     `json:"collection_id"`
+	TownshipCode  string     `json:"township_code"`
+	Reason        string     `json:"reason"`
+	State         string     `json:"state"`
+	RequestedAt   time.Time  `json:"requested_at"`
+	ApprovedAt    *time.Time `json:"approved_at,omitempty"`
+	RefundedAt    *time.Time `json:"refunded_at,omitempty"`
+	ReversalBatch string     `json:"reversal_batch,omitempty"`
+	ReversalLine  int        `json:"reversal_line,omitempty"`
+	Name          string     `json:"name"`
+	AmountFen     int64      `json:"amount_fen"`
+	ReceiptNo     int64      `json:"receipt_no"`
+}
+
+const refundColumns = `r.id, r.collection_id, r.township_code, r.reason, r.state, r.requested_at, r.approved_at, r.refunded_at,
+	coalesce(r.reversal_batch, ''), coalesce(r.reversal_line, 0), c.name, c.amount_fen, c.receipt_no`
+
+// Refunds lists refunds of a township (all for ""), optionally of a state.
+func (db *DB) Refunds(ctx context.Context, township, state string) ([]Refund, error) {
+	rows, err := db.Pool.Query(ctx, `SELECT `+refundColumns+` FROM refund r JOIN collection c ON c.id = r.collection_id
+		WHERE ($1 = '' OR r.township_code = $1) AND ($2 = '' OR r.state = $2) ORDER BY r.requested_at DESC`, township, state)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Refund])
+	return out, translate(err)
+}
+
+// RefundForUpdate reads and locks a refund.
+func (db *DB) RefundForUpdate(ctx context.Context, tx pgx.Tx, id string) (Refund, error) {
+	rows, err := tx.Query(ctx, `SELECT `+refundColumns+` FROM refund r JOIN collection c ON c.id = r.collection_id
+		WHERE r.id = $1 FOR UPDATE OF r`, id)
+	if err != nil {
+		return Refund{}, translate(err)
+	}
+	rs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Refund])
+	if err != nil {
+		return Refund{}, translate(err)
+	}
+	if len(rs) == 0 {
+		return Refund{}, ErrNotFound
+	}
+	return rs[0], nil
+}
+
+// InsertRefund records a refund request.
+func (db *DB) InsertRefund(ctx context.Context, tx pgx.Tx, r Refund, by string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO refund (id, collection_id, township_code, reason, state, requested_by, requested_at)
+		VALUES ($1, $2, $3, $4, 'requested', $5, $6)`, r.ID, r.CollectionID, r.TownshipCode, r.Reason, by, r.RequestedAt)
+	return translate(err)
+}
+
+// SetRefundState moves a refund on.
+func (db *DB) SetRefundState(ctx context.Context, tx pgx.Tx, id, state, by string, at time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE refund SET state = $2,
+		approved_by = CASE WHEN $2 = 'approved' THEN $3 ELSE approved_by END,
+		approved_at = CASE WHEN $2 = 'approved' THEN $4 ELSE approved_at END,
+		refunded_by = CASE WHEN $2 = 'refunded' THEN $3 ELSE refunded_by END,
+		refunded_at = CASE WHEN $2 = 'refunded' THEN $4 ELSE refunded_at END
+		WHERE id = $1`, id, state, by, at)
+	return translate(err)
+}
+
+// SetCollectionStatus sets one collection's status and tells its tablet.
+func (db *DB) SetCollectionStatus(ctx context.Context, tx pgx.Tx, id, status string, at time.Time) error {
+	var device string
+	if err := tx.QueryRow(ctx, `SELECT device_id FROM collection WHERE id = $1`, id).Scan(&device); err != nil {
+		return translate(err)
+	}
+	if err := db.LockDeviceStream(ctx, tx, device); err != nil {
+		return err
+	}
+	seq, err := db.AppendDeviceChange(ctx, tx, device, "collection", id, "upsert", at)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE collection SET status = $2, change_seq = $3 WHERE id = $1`, id, status, seq)
+	return translate(err)
+}
+
+// CollectionByID reads a collection.
+func (db *DB) CollectionByID(ctx context.Context, q Querier, id string) (Collection, error) {
+	cs, err := scanCollections(q.Query(ctx, `SELECT `+collectionColumns+` FROM collection WHERE id = $1`, id))
+	if err != nil {
+		return Collection{}, err
+	}
+	if len(cs) == 0 {
+		return Collection{}, ErrNotFound
+	}
+	return cs[0], nil
+}
+
+// addReversals appends to a new batch a reversing line for every approved
+// refund of the township whose payment is in an approved (or later)
+// batch and not yet reversed.
+func (db *DB) addReversals(ctx context.Context, tx pgx.Tx, batch, township string) error {
+	_, err := tx.Exec(ctx, `
+		WITH todo AS (
+			SELECT r.id AS refund_id, l.*, row_number() OVER (ORDER BY r.approved_at, r.id) AS k
+			FROM refund r
+			JOIN collection c ON c.id = r.collection_id
+			JOIN batch b ON b.id = c.batch_id AND b.state IN ('approved', 'exported', 'posted', 'partially_posted')
+			JOIN batch_line l ON l.batch_id = b.id AND l.collection_id = c.id AND l.reverses_batch IS NULL
+			WHERE r.township_code = $2 AND r.state IN ('approved', 'refunded') AND r.reversal_batch IS NULL
+		), base AS (SELECT coalesce(max(line_no), 0) AS n FROM batch_line WHERE batch_id = $1),
+		lines AS (
+			INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id, name, resident_id,
+				kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time, reverses_batch, reverses_line)
+			SELECT $1, base.n + t.k, t.collection_id, t.village_code, t.township_code, t.agent_id, t.name, t.resident_id,
+				t.kind, t.year, t.grade_fen, -t.amount_fen, t.receipt_no, t.device_time, t.server_time, t.batch_id, t.line_no
+			FROM todo t, base RETURNING line_no, collection_id
+		)
+		UPDATE refund r SET reversal_batch = $1, reversal_line = lines.line_no FROM lines WHERE r.collection_id = lines.collection_id`,
+		batch, township)
+	return translate(err)
 }
