@@ -87,11 +87,13 @@ CREATE TABLE collection (
     void_reason     text,
     deposit_id      text,
     change_seq      bigint NOT NULL         -- in the device stream
-);
+) WITH (fillfactor = 50);  -- room for one HOT update of each row (status and batch: no index names them)
 -- Not unique: a number issued twice is cash all the same; it is flagged.
 CREATE INDEX collection_receipt_idx ON collection (receipt_no);
-CREATE INDEX collection_person_idx ON collection (resident_id, kind, year) WHERE status <> 'voided';
-CREATE INDEX collection_entry_idx ON collection (roster_entry_id) WHERE status <> 'voided';
+-- No index names status or batch_id: the daily cut and each approval
+-- update them for every collection of a batch, and such updates stay HOT.
+CREATE INDEX collection_person_idx ON collection (resident_id, kind, year);
+CREATE INDEX collection_entry_idx ON collection (roster_entry_id);
 CREATE INDEX collection_township_day_idx ON collection (township_code, business_day);
 CREATE INDEX collection_undeposited_idx ON collection (device_id, seq) WHERE deposit_id IS NULL;
 

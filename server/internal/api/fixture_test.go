@@ -64,7 +64,7 @@ func (l *logBuffer) String() string {
 }
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	e       *echo.Echo
 	srv     *api.Server
 	db      *store.DB
@@ -98,7 +98,7 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	// A fixed day inside the 2026 collection period: results do not depend

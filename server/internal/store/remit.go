@@ -122,16 +122,36 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 		VALUES ($1, $2, $3, $4, 'submitted', $5, NULLIF($6, ''))`, id, township, day, revision+1, at, by); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id,
-			name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time)
-		SELECT $1, row_number() OVER (ORDER BY c.village_code, c.received_at, c.id), c.id, c.village_code, c.township_code,
-			c.agent_id, c.name, c.resident_id, c.kind, c.year, c.grade_fen, c.amount_fen, c.receipt_no, c.device_time, c.received_at
-		FROM collection c
-		WHERE c.township_code = $2 AND c.business_day <= $3 AND c.batch_id IS NULL AND c.status = 'synced'`, id, township, day); err != nil {
+	// One pass over the collections: number the lines and each
+	// collection's change in its tablet's stream, then write the lines,
+	// the changes, the counters and the collections (each row once).
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE cut_lines ON COMMIT DROP AS
+		SELECT c.*, row_number() OVER (ORDER BY c.village_code, c.received_at, c.id) AS line_no,
+			s.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS new_seq
+		FROM collection c JOIN device_sync s USING (device_id)
+		WHERE c.township_code = $1 AND c.business_day <= $2 AND c.batch_id IS NULL AND c.status = 'synced'`, township, day); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = $1 FROM batch_line l WHERE l.batch_id = $1 AND c.id = l.collection_id`, id); err != nil {
+	if _, err := tx.Exec(ctx, `ANALYZE cut_lines`); err != nil {
 		return BatchRow{}, false, translate(err)
+	}
+	for _, st := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id,
+			name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time)
+		SELECT $1, line_no, id, village_code, township_code, agent_id, name, resident_id, kind, year, grade_fen, amount_fen,
+			receipt_no, device_time, received_at FROM cut_lines`, []any{id}},
+		{`INSERT INTO device_change (device_id, seq, entity, entity_id, op, at)
+		SELECT device_id, new_seq, 'collection', id, 'upsert', $1 FROM cut_lines`, []any{at}},
+		{`UPDATE device_sync d SET last_seq = m.max_seq
+		FROM (SELECT device_id, max(new_seq) AS max_seq FROM cut_lines GROUP BY device_id) m WHERE d.device_id = m.device_id`, nil},
+		{`UPDATE collection c SET batch_id = $1, status = 'batched', change_seq = l.new_seq FROM cut_lines l WHERE c.id = l.id`, []any{id}},
+	} {
+		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
+			return BatchRow{}, false, translate(err)
+		}
 	}
 	if err := db.addReversals(ctx, tx, id, township); err != nil {
 		return BatchRow{}, false, err
@@ -139,9 +159,6 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	if _, err := tx.Exec(ctx, `UPDATE batch SET (count, total_fen) = (SELECT count(*), coalesce(sum(amount_fen), 0) FROM batch_line WHERE batch_id = $1)
 		WHERE id = $1`, id); err != nil {
 		return BatchRow{}, false, translate(err)
-	}
-	if err := db.SetBatchCollectionsStatus(ctx, tx, id, "batched", at); err != nil {
-		return BatchRow{}, false, err
 	}
 	b, err := db.BatchByID(ctx, tx, id, false)
 	return b, true, err
@@ -152,14 +169,15 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 // collection in its device's stream, numbered set-based.
 func (db *DB) SetBatchCollectionsStatus(ctx context.Context, tx pgx.Tx, batch, status string, at time.Time) error {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
-			SELECT DISTINCT device_id FROM collection WHERE batch_id = $1) ORDER BY device_id FOR UPDATE`, batch); err != nil {
+			SELECT DISTINCT c.device_id FROM batch_line l JOIN collection c ON c.id = l.collection_id
+			WHERE l.batch_id = $1 AND l.reverses_batch IS NULL) ORDER BY device_id FOR UPDATE`, batch); err != nil {
 		return translate(err)
 	}
 	_, err := tx.Exec(ctx, `
 		WITH cs AS (
 			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
-			FROM collection c JOIN device_sync d USING (device_id)
-			WHERE c.batch_id = $1 AND c.status <> $2
+			FROM batch_line l JOIN collection c ON c.id = l.collection_id JOIN device_sync d ON d.device_id = c.device_id
+			WHERE l.batch_id = $1 AND l.reverses_batch IS NULL AND c.batch_id = $1 AND c.status <> $2
 		), bumped AS (
 			UPDATE device_sync d SET last_seq = m.max_seq
 			FROM (SELECT device_id, max(seq) AS max_seq FROM cs GROUP BY device_id) m WHERE d.device_id = m.device_id
@@ -176,7 +194,8 @@ func (db *DB) ReleaseBatch(ctx context.Context, tx pgx.Tx, batch string, at time
 	if err := db.SetBatchCollectionsStatus(ctx, tx, batch, "synced", at); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE collection SET batch_id = NULL WHERE batch_id = $1`, batch)
+	_, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = NULL FROM batch_line l
+		WHERE l.batch_id = $1 AND l.reverses_batch IS NULL AND c.id = l.collection_id AND c.batch_id = $1`, batch)
 	return translate(err)
 }
 
@@ -251,14 +270,15 @@ func (db *DB) PostLine(ctx context.Context, tx pgx.Tx, batch string, line int, v
 // posted and tells their tablets.
 func (db *DB) SetPostedCollections(ctx context.Context, tx pgx.Tx, batch string, at time.Time) error {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
-			SELECT DISTINCT device_id FROM collection WHERE batch_id = $1) ORDER BY device_id FOR UPDATE`, batch); err != nil {
+			SELECT DISTINCT c.device_id FROM batch_line l JOIN collection c ON c.id = l.collection_id
+			WHERE l.batch_id = $1 AND l.reverses_batch IS NULL) ORDER BY device_id FOR UPDATE`, batch); err != nil {
 		return translate(err)
 	}
 	_, err := tx.Exec(ctx, `
 		WITH cs AS (
 			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
-			FROM collection c JOIN device_sync d USING (device_id)
-			JOIN batch_line l ON l.batch_id = $1 AND l.collection_id = c.id AND l.reverses_batch IS NULL
+			FROM batch_line l JOIN collection c ON c.id = l.collection_id JOIN device_sync d ON d.device_id = c.device_id
+			AND l.batch_id = $1 AND l.reverses_batch IS NULL
 			WHERE c.batch_id = $1 AND c.status <> 'posted' AND l.voucher IS NOT NULL
 		), bumped AS (
 			UPDATE device_sync d SET last_seq = m.max_seq
