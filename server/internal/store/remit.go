@@ -147,7 +147,8 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 		SELECT device_id, new_seq, 'collection', id, 'upsert', $1 FROM cut_lines`, []any{at}},
 		{`UPDATE device_sync d SET last_seq = m.max_seq
 		FROM (SELECT device_id, max(new_seq) AS max_seq FROM cut_lines GROUP BY device_id) m WHERE d.device_id = m.device_id`, nil},
-		{`UPDATE collection c SET batch_id = $1, status = 'batched', change_seq = l.new_seq FROM cut_lines l WHERE c.id = l.id`, []any{id}},
+		{`UPDATE collection c SET batch_id = $1, status = 'batched', change_seq = l.new_seq FROM cut_lines l
+		WHERE c.id = l.id AND c.status = 'synced' AND c.batch_id IS NULL`, []any{id}}, // never over a void that slipped in
 	} {
 		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
 			return BatchRow{}, false, translate(err)
