@@ -336,3 +336,103 @@ func TestDailyCutoff(t *testing.T) {
 		t.Fatal("the cutoff re-cut a rejected batch by itself")
 	}
 }
+
+// Findings of the remittance review, each pinned.
+func TestRemitEdgeCases(t *testing.T) {
+	t.Parallel()
+	// duplicatePair: two tablets of village A collect from one person.
+	duplicatePair := func(t *testing.T) (*fixture, syncproto.Mutation, syncproto.Mutation) {
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		a, b := f.newTablet("agent-e1", vilA), f.newTablet("agent-e2", vilA)
+		a.pullAll(1000)
+		b.pullAll(1000)
+		line := a.lines(syncproto.KindMedical)[0].ID
+		first, dup := a.collect(line, 0), b.collect(line, 0)
+		a.mustPush(first)
+		b.mustPush(dup)
+		return f, first, dup
+	}
+	approveWithRefund := func(t *testing.T, f *fixture, dup syncproto.Mutation) remit.Batch {
+		twp := f.token[auth.RoleTownship]
+		batch := f.cut(twp, twpX, "2026-11-20")
+		f.do(http.MethodPost, "/api/v1/batches/"+batch.ID+"/approve", twp, map[string]string{"override_reason": "现金已点交"}, http.StatusOK, nil)
+		var r struct{ ID string }
+		f.do(http.MethodPost, "/api/v1/refunds", twp, map[string]string{"collection_id": dup.ID, "reason": "重复缴费"}, http.StatusCreated, &r)
+		f.do(http.MethodPost, "/api/v1/refunds/"+r.ID+"/approve", f.token[auth.RoleTax], nil, http.StatusOK, nil)
+		f.do(http.MethodPost, "/api/v1/refunds/"+r.ID+"/complete", twp, nil, http.StatusOK, nil)
+		return batch
+	}
+	t.Run("OKReversalSurvivesRejection", func(t *testing.T) {
+		t.Parallel()
+		f, _, dup := duplicatePair(t)
+		approveWithRefund(t, f, dup)
+		twp := f.token[auth.RoleTownship]
+		rev := f.cut(twp, twpX, "2026-11-21")
+		f.do(http.MethodPost, "/api/v1/batches/"+rev.ID+"/reject", twp, map[string]string{"reason": "核对中"}, http.StatusOK, nil)
+		again := f.cut(twp, twpX, "2026-11-21")
+		if again.ID == rev.ID || again.Count != 1 || again.Total != -syncproto.Yuan(400) {
+			t.Fatalf("re-cut after rejecting the reversing batch: %+v", again)
+		}
+	})
+	t.Run("OKExportKeepsRefundedStatus", func(t *testing.T) {
+		t.Parallel()
+		f, _, dup := duplicatePair(t)
+		batch := approveWithRefund(t, f, dup)
+		f.request(http.MethodGet, "/api/v1/batches/"+batch.ID+"/export?format=csv", f.token[auth.RoleTax], nil)
+		var status string
+		f.db.Pool.QueryRow(t.Context(), `SELECT status FROM collection WHERE id = $1`, dup.ID).Scan(&status)
+		if status != "refunded" {
+			t.Fatalf("after the download the refunded payment is %s", status)
+		}
+	})
+	t.Run("ErrFlaggedDepositCoversNothing", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(2, vilA)
+		tb := f.newTablet("agent-e3", vilA)
+		tb.pullAll(1000)
+		ls := tb.lines(syncproto.KindMedical)
+		tb.mustPush(tb.collect(ls[0].ID, 0), tb.collect(ls[1].ID, 0))
+		tb.mustPush(tb.mutation(syncproto.MutationDeposit, syncproto.Deposit{SlipNo: "B-9", Amount: syncproto.Yuan(1),
+			DepositedAt: inPeriod, Count: 2, Sum: syncproto.Yuan(800), ChainHead: tb.prev}, inPeriod))
+		batch := f.cut(f.token[auth.RoleTownship], twpX, "2026-11-20")
+		rec := f.request(http.MethodPost, "/api/v1/batches/"+batch.ID+"/approve", f.token[auth.RoleTownship], map[string]string{})
+		if rec.Code != http.StatusConflict || errCode(t, rec) != "deposits_short" {
+			t.Fatalf("a 1-yuan slip covered an 800-yuan batch: %d %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("OKRefundBeforeBatching", func(t *testing.T) {
+		t.Parallel()
+		f, first, dup := duplicatePair(t)
+		twp := f.token[auth.RoleTownship]
+		var r struct{ ID string }
+		f.do(http.MethodPost, "/api/v1/refunds", twp, map[string]string{"collection_id": dup.ID, "reason": "重复缴费"}, http.StatusCreated, &r)
+		f.do(http.MethodPost, "/api/v1/refunds/"+r.ID+"/approve", f.token[auth.RoleTax], nil, http.StatusOK, nil)
+		batch := f.cut(twp, twpX, "2026-11-20")
+		if v := f.batchView(twp, batch.ID); len(v.Lines) != 1 || v.Lines[0].CollectionID != first.ID {
+			t.Fatalf("batch lines: %+v", v.Lines)
+		}
+		var rec remit.Reconciliation
+		f.do(http.MethodGet, "/api/v1/reconciliation?date=2026-11-20", twp, nil, http.StatusOK, &rec)
+		if !rec.Balanced {
+			t.Fatalf("reconciliation with a refund before batching: %+v", rec)
+		}
+		if got := f.request(http.MethodPost, "/api/v1/batches/cut", twp, map[string]string{"township": twpX, "date": "2026-11-21"}); got.Code != http.StatusConflict {
+			t.Fatalf("a day with nothing waiting made a batch: %d %s", got.Code, got.Body)
+		}
+	})
+	t.Run("ErrPostedLineDoesNotChange", func(t *testing.T) {
+		t.Parallel()
+		f, _, _ := duplicatePair(t)
+		twp, tax := f.token[auth.RoleTownship], f.token[auth.RoleTax]
+		batch := f.cut(twp, twpX, "2026-11-20")
+		f.do(http.MethodPost, "/api/v1/batches/"+batch.ID+"/approve", twp, map[string]string{"override_reason": "现金已点交"}, http.StatusOK, nil)
+		f.request(http.MethodGet, "/api/v1/batches/"+batch.ID+"/export?format=csv", tax, nil)
+		f.do(http.MethodPost, "/api/v1/batches/"+batch.ID+"/postings?filename=a.csv", tax, rawBody{"序号,完税凭证号,入库日期\n1,V-1,2026-11-20\n"}, http.StatusOK, nil)
+		rec := f.request(http.MethodPost, "/api/v1/batches/"+batch.ID+"/postings?filename=b.csv", tax, rawBody{"序号,完税凭证号,入库日期\n1,V-OTHER,2026-11-20\n"})
+		if rec.Code != http.StatusUnprocessableEntity {
+			t.Fatalf("a posted line's voucher was replaced: %d %s", rec.Code, rec.Body)
+		}
+	})
+}

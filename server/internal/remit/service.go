@@ -353,6 +353,13 @@ func (s *Service) Post(ctx context.Context, p auth.Principal, id, filename strin
 			return err
 		}
 		byLine, errs := ValidatePostings(ps, s.toLines(rows), s.db.Now())
+		for _, r := range rows {
+			if p, ok := byLine[r.No]; ok && r.Voucher != "" && (p.Voucher != r.Voucher || p.Error != "") {
+				errs = append(errs, PostingError{Row: p.Row, Column: "完税凭证号", Value: p.Voucher, Code: "posting_already_posted",
+					Message:   fmt.Sprintf("line %d is already posted with voucher %s: a posted line does not change", r.No, r.Voucher),
+					MessageZH: fmt.Sprintf("第 %d 行已入库（完税凭证号 %s），不能更改", r.No, r.Voucher)})
+			}
+		}
 		if len(errs) > 0 {
 			res.Report = errs
 			return errPostingRefused
@@ -448,9 +455,10 @@ func (s *Service) Reconcile(ctx context.Context, p auth.Principal, township stri
 		ds = []store.Discrepancy{}
 	}
 	for _, f := range figs {
-		if f.Collected.Fen != f.Batched.Fen+f.Unbatched.Fen || f.Collected.Count != f.Batched.Count+f.Unbatched.Count {
+		if f.Collected.Fen != f.Batched.Fen+f.Unbatched.Fen+f.Refunding.Fen || f.Collected.Count != f.Batched.Count+f.Unbatched.Count+f.Refunding.Count {
 			ds = append(ds, store.Discrepancy{Code: "unbalanced", Detail: fmt.Sprintf(
-				"township %s: collected %d fen ≠ batched %d + unbatched %d", f.TownshipCode, f.Collected.Fen, f.Batched.Fen, f.Unbatched.Fen)})
+				"township %s: collected %d fen ≠ batched %d + unbatched %d + refunded before batching %d",
+				f.TownshipCode, f.Collected.Fen, f.Batched.Fen, f.Unbatched.Fen, f.Refunding.Fen)})
 		}
 	}
 	return Reconciliation{Day: day.Format(time.DateOnly), Townships: figs, Discrepancies: ds, Balanced: len(ds) == 0}, nil

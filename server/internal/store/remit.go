@@ -97,7 +97,9 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	var pending bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM collection
 			WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced')
-		OR EXISTS (SELECT 1 FROM refund WHERE township_code = $1 AND state IN ('approved', 'refunded') AND reversal_batch IS NULL)`,
+		OR EXISTS (SELECT 1 FROM refund r JOIN collection c ON c.id = r.collection_id
+			JOIN batch b ON b.id = c.batch_id AND b.state IN ('approved', 'exported', 'posted', 'partially_posted')
+			WHERE r.township_code = $1 AND r.state IN ('approved', 'refunded') AND r.reversal_batch IS NULL)`,
 		township, day).Scan(&pending); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
@@ -179,6 +181,7 @@ func (db *DB) SetBatchCollectionsStatus(ctx context.Context, tx pgx.Tx, batch, s
 			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
 			FROM batch_line l JOIN collection c ON c.id = l.collection_id JOIN device_sync d ON d.device_id = c.device_id
 			WHERE l.batch_id = $1 AND l.reverses_batch IS NULL AND c.batch_id = $1 AND c.status <> $2
+			  AND c.status IN ('synced', 'batched', 'approved', 'exported', 'posted') -- never over a refund
 		), bumped AS (
 			UPDATE device_sync d SET last_seq = m.max_seq
 			FROM (SELECT device_id, max(seq) AS max_seq FROM cs GROUP BY device_id) m WHERE d.device_id = m.device_id
@@ -195,8 +198,12 @@ func (db *DB) ReleaseBatch(ctx context.Context, tx pgx.Tx, batch string, at time
 	if err := db.SetBatchCollectionsStatus(ctx, tx, batch, "synced", at); err != nil {
 		return err
 	}
-	_, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = NULL FROM batch_line l
-		WHERE l.batch_id = $1 AND l.reverses_batch IS NULL AND c.id = l.collection_id AND c.batch_id = $1`, batch)
+	if _, err := tx.Exec(ctx, `UPDATE collection c SET batch_id = NULL FROM batch_line l
+		WHERE l.batch_id = $1 AND l.reverses_batch IS NULL AND c.id = l.collection_id AND c.batch_id = $1`, batch); err != nil {
+		return translate(err)
+	}
+	// Its reversing lines go into the next cut again.
+	_, err := tx.Exec(ctx, `UPDATE refund SET reversal_batch = NULL, reversal_line = NULL WHERE reversal_batch = $1`, batch)
 	return translate(err)
 }
 
@@ -242,7 +249,7 @@ func (db *DB) BatchLines(ctx context.Context, q Querier, batch string) ([]BatchL
 			coalesce(nullif(u.display_name, ''), u.username), l.name, l.resident_id, l.kind, l.year, l.grade_fen,
 			l.amount_fen, l.receipt_no, l.device_time, l.server_time, coalesce(l.reverses_batch, ''),
 			coalesce(l.reverses_line, 0), coalesce(l.voucher, ''), l.posted_date, coalesce(l.post_error, ''),
-			c.deposit_id IS NOT NULL
+			c.deposit_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM deposit d WHERE d.id = c.deposit_id AND cardinality(d.flags) > 0)
 		FROM batch_line l JOIN village v ON v.code = l.village_code JOIN app_user u ON u.id = l.agent_id
 		JOIN collection c ON c.id = l.collection_id
 		WHERE l.batch_id = $1 ORDER BY l.line_no`, batch)
@@ -280,7 +287,7 @@ func (db *DB) SetPostedCollections(ctx context.Context, tx pgx.Tx, batch string,
 			SELECT c.id, c.device_id, d.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS seq
 			FROM batch_line l JOIN collection c ON c.id = l.collection_id JOIN device_sync d ON d.device_id = c.device_id
 			AND l.batch_id = $1 AND l.reverses_batch IS NULL
-			WHERE c.batch_id = $1 AND c.status <> 'posted' AND l.voucher IS NOT NULL
+			WHERE c.batch_id = $1 AND c.status IN ('batched', 'approved', 'exported') AND l.voucher IS NOT NULL
 		), bumped AS (
 			UPDATE device_sync d SET last_seq = m.max_seq
 			FROM (SELECT device_id, max(seq) AS max_seq FROM cs GROUP BY device_id) m WHERE d.device_id = m.device_id
@@ -314,6 +321,7 @@ type DayFigures struct {
 	Posted       Amount `json:"posted"`
 	Deposited    Amount `json:"deposited"`
 	Flagged      Amount `json:"flagged"`
+	Refunding    Amount `json:"refunding"` // put up for refund before it was batched: never batched
 }
 
 // Amount is a count and a sum in fen.
@@ -334,7 +342,9 @@ func (db *DB) DayFiguresOf(ctx context.Context, township string, day time.Time) 
 		count(*) FILTER (WHERE c.status IN ('exported', 'posted')), coalesce(sum(c.amount_fen) FILTER (WHERE c.status IN ('exported', 'posted')), 0),
 		count(*) FILTER (WHERE c.status = 'posted'), coalesce(sum(c.amount_fen) FILTER (WHERE c.status = 'posted'), 0),
 		count(*) FILTER (WHERE c.deposit_id IS NOT NULL AND c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE c.deposit_id IS NOT NULL AND c.status <> 'voided'), 0),
-		count(*) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), 0)
+		count(*) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), coalesce(sum(c.amount_fen) FILTER (WHERE cardinality(c.flags) > 0 AND c.status <> 'voided'), 0),
+		count(*) FILTER (WHERE c.batch_id IS NULL AND c.status IN ('refund_requested', 'refunded')),
+		coalesce(sum(c.amount_fen) FILTER (WHERE c.batch_id IS NULL AND c.status IN ('refund_requested', 'refunded')), 0)
 		FROM collection c WHERE ($1 = '' OR c.township_code = $1) AND c.business_day = $2
 		GROUP BY c.township_code ORDER BY c.township_code`, township, day)
 	if err != nil {
@@ -347,7 +357,7 @@ func (db *DB) DayFiguresOf(ctx context.Context, township string, day time.Time) 
 		if err := rows.Scan(&f.TownshipCode, &f.Collected.Count, &f.Collected.Fen, &f.Voided.Count, &f.Voided.Fen,
 			&f.Unbatched.Count, &f.Unbatched.Fen, &f.Batched.Count, &f.Batched.Fen, &f.Approved.Count, &f.Approved.Fen,
 			&f.Exported.Count, &f.Exported.Fen, &f.Posted.Count, &f.Posted.Fen, &f.Deposited.Count, &f.Deposited.Fen,
-			&f.Flagged.Count, &f.Flagged.Fen); err != nil {
+			&f.Flagged.Count, &f.Flagged.Fen, &f.Refunding.Count, &f.Refunding.Fen); err != nil {
 			return nil, translate(err)
 		}
 		out = append(out, f)
@@ -389,7 +399,7 @@ func (db *DB) Discrepancies(ctx context.Context, township string, day time.Time)
 			FROM day d WHERE d.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM live l WHERE l.collection_id = d.id AND l.batch_id = d.batch_id)
 		UNION ALL
 		SELECT 'lost', d.id, '', 'not voided, not batched and not batchable (status ' || d.status || ')'
-			FROM day d WHERE d.status <> 'voided' AND d.batch_id IS NULL AND d.status <> 'synced'
+			FROM day d WHERE d.batch_id IS NULL AND d.status NOT IN ('voided', 'synced', 'refund_requested', 'refunded')
 		UNION ALL
 		SELECT 'batch_totals', '', b.id, 'batch says ' || b.count || ' lines / ' || b.total_fen || ' fen, lines hold ' || count(l.*) || ' / ' || coalesce(sum(l.amount_fen), 0)
 			FROM batch b LEFT JOIN batch_line l ON l.batch_id = b.id
@@ -522,9 +532,10 @@ func (db *DB) SetCollectionStatus(ctx context.Context, tx pgx.Tx, id, status str
 	return translate(err)
 }
 
-// CollectionByID reads a collection.
+// CollectionByID reads a collection, locked (a cut or an approval that
+// would change it waits).
 func (db *DB) CollectionByID(ctx context.Context, q Querier, id string) (Collection, error) {
-	cs, err := scanCollections(q.Query(ctx, `SELECT `+collectionColumns+` FROM collection WHERE id = $1`, id))
+	cs, err := scanCollections(q.Query(ctx, `SELECT `+collectionColumns+` FROM collection WHERE id = $1 FOR UPDATE`, id))
 	if err != nil {
 		return Collection{}, err
 	}
