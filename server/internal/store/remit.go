@@ -108,10 +108,8 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	}
 	// Lock the streams of the devices whose collections the cut takes,
 	// before touching those collections (a push locks streams first too).
-	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id)
-		SELECT DISTINCT device_id FROM collection
-		WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced'
-		ON CONFLICT DO NOTHING`, township, day); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id) SELECT id FROM device WHERE township_code = $1
+		ON CONFLICT DO NOTHING`, township); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
@@ -128,13 +126,12 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	// collection's change in its tablet's stream, then write the lines,
 	// the changes, the counters and the collections (each row once).
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE cut_lines ON COMMIT DROP AS
-		SELECT c.*, row_number() OVER (ORDER BY c.village_code, c.received_at, c.id) AS line_no,
+		SELECT c.id, c.device_id, c.village_code, c.township_code, c.agent_id, c.name, c.resident_id, c.kind, c.year,
+			c.grade_fen, c.amount_fen, c.receipt_no, c.device_time, c.received_at,
+			row_number() OVER (ORDER BY c.village_code, c.received_at, c.id) AS line_no,
 			s.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS new_seq
 		FROM collection c JOIN device_sync s USING (device_id)
 		WHERE c.township_code = $1 AND c.business_day <= $2 AND c.batch_id IS NULL AND c.status = 'synced'`, township, day); err != nil {
-		return BatchRow{}, false, translate(err)
-	}
-	if _, err := tx.Exec(ctx, `ANALYZE cut_lines`); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
 	for _, st := range []struct {
