@@ -17,10 +17,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
-	"golang.org/x/text/encoding/simplifiedchinese"
-	xunicode "golang.org/x/text/encoding/unicode"
 	"golang.org/x/text/unicode/norm"
 
+	"villagesync/server/internal/textenc"
 	"villagesync/syncproto"
 )
 
@@ -232,33 +231,7 @@ func sniffPosting(data []byte, ext string) postingFormat {
 
 // decodePostingText returns CSV text as UTF-8, detecting its encoding.
 func decodePostingText(data []byte) ([]byte, error) {
-	switch {
-	case bytes.HasPrefix(data, []byte("\xef\xbb\xbf")):
-		data = data[3:]
-		if !utf8.Valid(data) {
-			return nil, syncproto.Errorf(CodePostingUnsupportedFormat,
-				"the file starts with a UTF-8 byte order mark but is not valid UTF-8",
-				"文件标记为 UTF-8 编码，但内容不是有效的 UTF-8")
-		}
-		return data, nil
-	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}), bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
-		out, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.ExpectBOM).NewDecoder().Bytes(data)
-		if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-			return nil, syncproto.Errorf(CodePostingUnsupportedFormat,
-				"the file is marked UTF-16 but is not valid UTF-16",
-				"文件标记为 UTF-16 编码，但内容不是有效的 UTF-16")
-		}
-		return out, nil
-	case utf8.Valid(data):
-		return data, nil
-	}
-	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
-	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-		return nil, syncproto.Errorf(CodePostingUnsupportedFormat,
-			"the file's text encoding is neither UTF-8 nor GB18030/GBK; save it as CSV UTF-8",
-			"文件编码既不是 UTF-8 也不是 GB18030/GBK，请另存为“CSV UTF-8”格式")
-	}
-	return out, nil
+	return textenc.Decode(data, CodePostingUnsupportedFormat)
 }
 
 // postingLayout is the meaning of a file's columns: for each field the

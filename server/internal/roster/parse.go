@@ -9,11 +9,8 @@ import (
 	"path"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
-	xunicode "golang.org/x/text/encoding/unicode"
-
+	"villagesync/server/internal/textenc"
 	"villagesync/syncproto"
 )
 
@@ -31,9 +28,6 @@ var (
 	magicZIP      = []byte("PK\x03\x04")
 	magicEmptyZIP = []byte("PK\x05\x06")
 	magicOLE      = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1} // .xls, encrypted .xlsx
-	bomUTF8       = []byte{0xEF, 0xBB, 0xBF}
-	bomLE         = []byte{0xFF, 0xFE}
-	bomBE         = []byte{0xFE, 0xFF}
 )
 
 // Parse reads a roster file into raw Rows, in file order. The format is
@@ -99,35 +93,7 @@ func readAll(r io.Reader) ([]byte, error) {
 }
 
 // decodeText returns the CSV text as UTF-8, detecting its encoding.
-func decodeText(data []byte) ([]byte, error) {
-	switch {
-	case bytes.HasPrefix(data, bomUTF8):
-		data = data[len(bomUTF8):]
-		if !utf8.Valid(data) {
-			return nil, syncproto.Errorf(CodeUnsupportedFormat,
-				"the file starts with a UTF-8 byte order mark but is not valid UTF-8",
-				"文件标记为 UTF-8 编码，但内容不是有效的 UTF-8")
-		}
-		return data, nil
-	case bytes.HasPrefix(data, bomLE), bytes.HasPrefix(data, bomBE):
-		out, err := xunicode.UTF16(xunicode.LittleEndian, xunicode.ExpectBOM).NewDecoder().Bytes(data)
-		if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-			return nil, syncproto.Errorf(CodeUnsupportedFormat,
-				"the file is marked UTF-16 but is not valid UTF-16",
-				"文件标记为 UTF-16 编码，但内容不是有效的 UTF-16")
-		}
-		return out, nil
-	case utf8.Valid(data):
-		return data, nil
-	}
-	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(data)
-	if err != nil || bytes.ContainsRune(out, utf8.RuneError) {
-		return nil, syncproto.Errorf(CodeUnsupportedFormat,
-			"the file's text encoding is neither UTF-8 nor GB18030/GBK; save it as CSV UTF-8",
-			"文件编码既不是 UTF-8 也不是 GB18030/GBK，请另存为“CSV UTF-8”格式")
-	}
-	return out, nil
-}
+func decodeText(data []byte) ([]byte, error) { return textenc.Decode(data, CodeUnsupportedFormat) }
 
 // table is a source of rows: next returns the next row's 1-based number
 // and cells, io.EOF at the end.
