@@ -75,8 +75,8 @@ type Tablet struct {
 	rules    *collect.Service
 	deviceID string
 
-	lines []localstore.RosterLine // the roster the tablet chooses from, by ID
-	open  []string                // receipts collected, neither voided nor deposited
+	lines      []localstore.RosterLine // the roster the tablet chooses from, by ID
+	open       []string                // receipts collected, neither voided nor deposited
 	slips      int
 	ops        OpCounts
 	checkpoint bool // the last sync verified the replica
