@@ -55,6 +55,9 @@ commands:
   status [--json]
              enrollment, cash held and the dual limits, unsynced and
              refused records, last sync, notices, PIN lock state
+  serve [--addr 127.0.0.1:8377] [--idle 10m]
+             serve the touch UI in a browser on this tablet (loopback only;
+             unlock with the PIN there; locks again when idle)
   unlock     check the PIN (five wrong tries lock the tablet for a while)
   pin-change change the PIN
   info       show the local store (path, schema version, journal mode)
@@ -142,6 +145,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return env.enroll(ctx, fs.Args()[1:])
 	case "status":
 		return env.status(ctx, fs.Args()[1:])
+	case "serve":
+		return env.serve(ctx, rest)
 	case "unlock":
 		_, err := env.unlock(ctx)
 		if err == nil {

@@ -143,3 +143,19 @@ func (r Receipt) HTML(w io.Writer) error {
 		Lines []line
 	}{Title, r, r.lines()})
 }
+
+// Field is one labelled field of a receipt, for pages that lay the
+// receipt out themselves (the tablet UI, whose Content-Security-Policy
+// allows no inline style).
+type Field struct{ Label, Value string }
+
+// Fields are the receipt's fields in print order, as Text and HTML show
+// them.
+func (r Receipt) Fields() []Field {
+	ls := r.lines()
+	out := make([]Field, len(ls))
+	for i, l := range ls {
+		out[i] = Field(l)
+	}
+	return out
+}

@@ -1,0 +1,481 @@
+package webui_test
+
+import (
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"villagesync/agentapp/internal/agenttest"
+	"villagesync/agentapp/internal/localstore"
+	"villagesync/agentapp/internal/syncclient"
+	"villagesync/agentapp/internal/webui"
+	"villagesync/syncproto"
+)
+
+// clock is a tablet clock the test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// ui is a seeded tablet served by the UI over a real loopback listener,
+// and a browser-like client keeping its cookies.
+type ui struct {
+	*agenttest.Tablet
+	clock *clock
+	srv   *webui.Server
+	base  string
+	http  *http.Client
+}
+
+const idle = 10 * time.Minute
+
+func newUI(t *testing.T) *ui {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)}
+	tab := agenttest.NewTablet(t, c.Now, "")
+	var lines []syncproto.RosterLine
+	for i := 1; i <= 5; i++ {
+		lines = append(lines, agenttest.Line(i, syncproto.KindMedical), agenttest.Line(i, syncproto.KindPension))
+	}
+	tab.Seed(t, agenttest.Settings(), 1001, 100, lines...)
+	hs := httptest.NewUnstartedServer(nil)
+	srv, err := webui.New(webui.Config{Store: tab.Store, Addr: hs.Listener.Addr().String(), Now: c.Now, Idle: idle,
+		SyncOptions: syncOptionsOffline})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	t.Cleanup(hs.Close)
+	t.Cleanup(srv.Lock)
+	jar, _ := cookiejar.New(nil)
+	return &ui{Tablet: tab, clock: c, srv: srv, base: hs.URL, http: &http.Client{Jar: jar}}
+}
+
+// page is an answer read whole.
+type page struct {
+	status int
+	url    string
+	header http.Header
+	body   string
+}
+
+func (u *ui) do(t *testing.T, req *http.Request) page {
+	t.Helper()
+	res, err := u.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page{status: res.StatusCode, url: res.Request.URL.Path, header: res.Header, body: html.UnescapeString(string(b))}
+}
+
+func (u *ui) get(t *testing.T, path string) page {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u.base+path, nil)
+	return u.do(t, req)
+}
+
+func (u *ui) post(t *testing.T, path string, form url.Values) page {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return u.do(t, req)
+}
+
+var (
+	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	nonceRE = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+)
+
+func find(t *testing.T, re *regexp.Regexp, p page) string {
+	t.Helper()
+	m := re.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("%s: no %s in the page:\n%s", p.url, re, p.body)
+	}
+	return m[1]
+}
+
+// unlock unlocks with pin from the unlock page.
+func (u *ui) unlock(t *testing.T, pin string) page {
+	t.Helper()
+	p := u.get(t, "/unlock")
+	return u.post(t, "/unlock", url.Values{"csrf": {find(t, csrfRE, p)}, "pin": {pin}})
+}
+
+// mustUnlock unlocks with the right PIN and returns the home page.
+func (u *ui) mustUnlock(t *testing.T) page {
+	t.Helper()
+	p := u.unlock(t, agenttest.PIN)
+	if p.status != 200 || p.url != "/home" {
+		t.Fatalf("unlock: %d at %s\n%s", p.status, p.url, p.body)
+	}
+	return p
+}
+
+func (u *ui) collections(t *testing.T) []localstore.Collection {
+	t.Helper()
+	cs, err := u.Store.Collections(t.Context(), localstore.CollectionFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func mustContain(t *testing.T, p page, parts ...string) {
+	t.Helper()
+	for _, s := range parts {
+		if !strings.Contains(p.body, s) {
+			t.Fatalf("%s (%d) lacks %q:\n%s", p.url, p.status, s, p.body)
+		}
+	}
+}
+
+func TestUnlock(t *testing.T) {
+	t.Parallel()
+	t.Run("OK", func(t *testing.T) {
+		t.Parallel()
+		u := newUI(t)
+		if p := u.get(t, "/home"); p.url != "/unlock" {
+			t.Fatalf("a locked UI showed %s", p.url)
+		}
+		p := u.mustUnlock(t)
+		mustContain(t, p, "张代办", "在手现金", "¥0.00", "未同步")
+		if !u.srv.Unlocked() {
+			t.Fatal("no session after unlock")
+		}
+	})
+	t.Run("ErrLockout", func(t *testing.T) {
+		t.Parallel()
+		u := newUI(t)
+		p := u.unlock(t, "111111")
+		if p.status != http.StatusUnauthorized {
+			t.Fatalf("wrong PIN: %d", p.status)
+		}
+		mustContain(t, p, "PIN 错误；再错 4 次将锁定")
+		for range 3 {
+			u.unlock(t, "111111")
+		}
+		p = u.unlock(t, "111111")
+		mustContain(t, p, "错误次数过多，已锁定，请 30 秒 后再试")
+		// Locked: even the right PIN is not checked, and the page says how long.
+		p = u.unlock(t, agenttest.PIN)
+		if p.status != http.StatusUnauthorized || u.srv.Unlocked() {
+			t.Fatalf("right PIN while locked: %d, unlocked %v", p.status, u.srv.Unlocked())
+		}
+		mustContain(t, p, "已锁定，请 30 秒 后再试")
+		u.clock.Add(31 * time.Second)
+		u.mustUnlock(t)
+	})
+	t.Run("OKIdleLocksAgain", func(t *testing.T) {
+		t.Parallel()
+		u := newUI(t)
+		u.mustUnlock(t)
+		u.clock.Add(idle - time.Second)
+		if p := u.get(t, "/home"); p.url != "/home" {
+			t.Fatalf("locked before the idle time: %s", p.url)
+		}
+		u.clock.Add(idle + time.Second)
+		if p := u.get(t, "/home"); p.url != "/unlock" || u.srv.Unlocked() {
+			t.Fatalf("idle session still open: %s, unlocked %v", p.url, u.srv.Unlocked())
+		}
+	})
+	t.Run("OKLockButton", func(t *testing.T) {
+		t.Parallel()
+		u := newUI(t)
+		home := u.mustUnlock(t)
+		p := u.post(t, "/lock", url.Values{"csrf": {find(t, csrfRE, home)}})
+		if p.url != "/unlock" || u.srv.Unlocked() {
+			t.Fatalf("lock: at %s, unlocked %v", p.url, u.srv.Unlocked())
+		}
+	})
+}
+
+// collectPension walks the collect flow for the n-th test person's
+// pension at grade yuan and returns the receipt page.
+func (u *ui) collectPension(t *testing.T, n int, grade string) page {
+	t.Helper()
+	line := agenttest.Line(n, syncproto.KindPension)
+	p := u.get(t, "/collect/"+line.ID)
+	mustContain(t, p, "选择缴费档次", grade+" 元/年")
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm?grade="+grade)
+	return u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
+		"nonce": {find(t, nonceRE, confirm)}, "kind": {"pension"}, "grade": {grade}})
+}
+
+func TestCollect(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	p := u.get(t, "/search?q=ZE") // pinyin initials of 张二, any case
+	mustContain(t, p, "张二", agenttest.Line(2, syncproto.KindPension).Masked, "收养老", "收医疗")
+	if strings.Contains(p.body, "张三") {
+		t.Fatal("search for ze found 张三")
+	}
+	last4 := string(agenttest.ResidentID(3))[14:]
+	mustContain(t, u.get(t, "/search?q="+last4), "张三")
+
+	line := agenttest.Line(2, syncproto.KindPension)
+	// Grade 300, subsidy none: ¥300.00, 叁佰元整.
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm?grade=300.00")
+	mustContain(t, confirm, "¥300.00", "人民币叁佰元整", "确认已收款")
+	if n := len(u.collections(t)); n != 0 {
+		t.Fatalf("the confirm page stored %d collections", n)
+	}
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"kind": {"pension"}, "grade": {"300.00"}}
+	rec := u.post(t, "/collect/"+line.ID, form)
+	cs := u.collections(t)
+	if len(cs) != 1 {
+		t.Fatalf("%d collections stored, want 1", len(cs))
+	}
+	c := cs[0]
+	if c.Amount != syncproto.Yuan(300) || c.Kind != syncproto.KindPension || c.RosterEntryID != line.ID {
+		t.Fatalf("stored %+v", c)
+	}
+	if rec.url != "/receipt/"+c.ReceiptNo || c.ReceiptNo != "000000001001" {
+		t.Fatalf("after collect at %s, receipt %s", rec.url, c.ReceiptNo)
+	}
+	mustContain(t, rec, "城乡居民社会保险费代收收据", "000000001001", "¥300.00", "人民币叁佰元整", line.Masked,
+		"已收费并保存", "/static/print-a5.css", `id="print"`)
+
+	// The same confirm sent again (a double tap, a resent form) shows the
+	// first receipt and takes nothing more.
+	again := u.post(t, "/collect/"+line.ID, form)
+	if again.url != rec.url || len(u.collections(t)) != 1 {
+		t.Fatalf("second post: at %s, %d collections", again.url, len(u.collections(t)))
+	}
+	// A second collection for the same line is refused in Chinese.
+	confirm = u.get(t, "/collect/"+line.ID+"/confirm?grade=500.00")
+	refused := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
+		"nonce": {find(t, nonceRE, confirm)}, "kind": {"pension"}, "grade": {"500.00"}})
+	if refused.status != http.StatusUnprocessableEntity || len(u.collections(t)) != 1 {
+		t.Fatalf("duplicate collect: %d, %d collections", refused.status, len(u.collections(t)))
+	}
+	mustContain(t, refused, "未收费，未开收据")
+	// The receipt prints on a slip too, and the home banner counts the cash.
+	mustContain(t, u.get(t, "/receipt/1001?size=slip"), "/static/print-slip.css", "000000001001")
+	mustContain(t, u.get(t, "/home"), "¥300.00", "共 1 笔")
+}
+
+func TestVoid(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	rec := u.collectPension(t, 1, "500.00")
+	no := u.collections(t)[0].ReceiptNo
+	mustContain(t, rec, `id="void"`)
+	form := u.get(t, "/void/"+no)
+	mustContain(t, form, "作废原因")
+	confirm := u.post(t, "/void/"+no+"/confirm", url.Values{"csrf": {find(t, csrfRE, form)}, "reason": {"档次选错"}})
+	mustContain(t, confirm, "确认作废", "档次选错", "¥500.00")
+	if u.collections(t)[0].Voided() {
+		t.Fatal("the confirm page voided the receipt")
+	}
+	done := u.post(t, "/void/"+no, url.Values{"csrf": {find(t, csrfRE, confirm)}, "reason": {"档次选错"}})
+	c := u.collections(t)[0]
+	if !c.Voided() || c.VoidReason != "档次选错" {
+		t.Fatalf("not voided: %+v", c)
+	}
+	mustContain(t, done, "已作废", "档次选错")
+	// Voiding again is refused with a message.
+	again := u.post(t, "/void/"+no, url.Values{"csrf": {find(t, csrfRE, done)}, "reason": {"再试"}})
+	if again.status != http.StatusUnprocessableEntity {
+		t.Fatalf("second void: %d", again.status)
+	}
+	mustContain(t, again, "未作废")
+}
+
+func TestDeposit(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	u.collectPension(t, 1, "300.00")
+	form := u.get(t, "/deposit")
+	mustContain(t, form, `value="300.00"`)
+	p := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, form)}, "amount": {"300"}, "slip": {"NS-0042"},
+		"time": {"2026-10-28T10:00"}})
+	mustContain(t, p, "已登记缴存：缴款单 NS-0042", "覆盖 1 笔")
+	if !u.collections(t)[0].Deposited() {
+		t.Fatal("the collection is not covered by the deposit")
+	}
+	bad := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, p)}, "amount": {"三百"}, "slip": {"NS-0043"}})
+	if bad.status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad amount: %d", bad.status)
+	}
+	mustContain(t, bad, `value="NS-0043"`) // what was typed is kept
+}
+
+// A form posted without its token, or with another session's, changes
+// nothing.
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	line := agenttest.Line(2, syncproto.KindMedical)
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm")
+	mustContain(t, confirm, "¥400.00")
+	nonce := find(t, nonceRE, confirm)
+	for name, tok := range map[string][]string{"missing": nil, "wrong": {"bm90LXRoZS10b2tlbg"},
+		"unlock form's": {find(t, csrfRE, u.get(t, "/unlock"))}} {
+		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": tok, "nonce": {nonce}, "kind": {"medical"}})
+		if p.status != http.StatusForbidden {
+			t.Fatalf("%s token: %d", name, p.status)
+		}
+		mustContain(t, p, "操作未执行")
+	}
+	if n := len(u.collections(t)); n != 0 {
+		t.Fatalf("%d collections stored by forms without a valid token", n)
+	}
+	// The unlock form needs its token too: a wrong PIN sent without one
+	// is not even counted.
+	other := &http.Client{}
+	req, _ := http.NewRequest(http.MethodPost, u.base+"/unlock", strings.NewReader("pin=111111"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := other.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	st, err := u.Keystore.Status(t.Context())
+	if res.StatusCode != http.StatusForbidden || err != nil || st.Failures != 0 {
+		t.Fatalf("unlock without token: %d, failures %d, %v", res.StatusCode, st.Failures, err)
+	}
+	// With the right token the same form works.
+	p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {nonce}, "kind": {"medical"}})
+	if p.status != 200 || len(u.collections(t)) != 1 {
+		t.Fatalf("with the token: %d, %d collections", p.status, len(u.collections(t)))
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	t.Run("OKCSP", func(t *testing.T) {
+		for _, path := range []string{"/unlock", "/static/app.css", "/static/sync.js", "/nothing"} {
+			p := u.get(t, path)
+			if got := p.header.Get("Content-Security-Policy"); got != webui.CSP {
+				t.Fatalf("%s: CSP %q", path, got)
+			}
+			if strings.Contains(p.body, "<script>") || strings.Contains(p.body, "<style") || strings.Contains(p.body, " style=") {
+				t.Fatalf("%s has inline script or style", path)
+			}
+		}
+		if !strings.Contains(webui.CSP, "script-src 'self';") || strings.Contains(webui.CSP, "unsafe") {
+			t.Fatalf("CSP allows inline code: %s", webui.CSP)
+		}
+	})
+	t.Run("OKCookie", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, u.base+"/unlock", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		sc := res.Header.Get("Set-Cookie")
+		if !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") {
+			t.Fatalf("cookie %q", sc)
+		}
+	})
+	t.Run("ErrHost", func(t *testing.T) {
+		for _, host := range []string{"evil.example", "evil.example:" + portOf(u.base), "127.0.0.1:1"} {
+			req, _ := http.NewRequest(http.MethodGet, u.base+"/unlock", nil)
+			req.Host = host
+			p := u.do(t, req)
+			if p.status != http.StatusForbidden || strings.Contains(p.body, "请输入 PIN") {
+				t.Fatalf("Host %s: %d", host, p.status)
+			}
+			if p.header.Get("Content-Security-Policy") == "" {
+				t.Fatal("refusal without CSP")
+			}
+		}
+		req, _ := http.NewRequest(http.MethodGet, u.base+"/unlock", nil)
+		req.Host = "localhost:" + portOf(u.base)
+		if p := u.do(t, req); p.status != 200 {
+			t.Fatalf("localhost refused: %d", p.status)
+		}
+	})
+	t.Run("ErrNotLoopback", func(t *testing.T) {
+		for _, addr := range []string{"0.0.0.0:8377", "192.168.1.5:8377", ":8377", "example.com:8377"} {
+			if err := webui.CheckLoopback(addr); err == nil {
+				t.Fatalf("%s accepted", addr)
+			}
+		}
+		if err := webui.CheckLoopback("127.0.0.1:8377"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func portOf(base string) string {
+	u, _ := url.Parse(base)
+	return u.Port()
+}
+
+// syncOptionsOffline give up on the first network failure.
+var syncOptionsOffline = syncOptions()
+
+// A sync with no server reachable ends with a Chinese error and loses
+// nothing.
+func TestSyncOffline(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	u.collectPension(t, 1, "300.00")
+	page := u.get(t, "/sync")
+	mustContain(t, page, `src="/static/sync.js"`, "开始同步")
+	u.post(t, "/sync", url.Values{"csrf": {find(t, csrfRE, page)}})
+	var st struct {
+		State   string `json:"state"`
+		Message string `json:"message_zh"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for st.State == "" || st.State == "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the sync did not end")
+		}
+		time.Sleep(20 * time.Millisecond)
+		p := u.get(t, "/sync/status.json")
+		if err := json.Unmarshal([]byte(p.body), &st); err != nil {
+			t.Fatalf("status: %v %s", err, p.body)
+		}
+	}
+	if st.State != "failed" || !strings.Contains(st.Message, "无法连接服务器") || !strings.Contains(st.Message, "本机记录都已保存") {
+		t.Fatalf("offline sync: %+v", st)
+	}
+	if cs := u.collections(t); len(cs) != 1 || cs[0].State != localstore.StatePending {
+		t.Fatalf("collections after the failed sync: %+v", cs)
+	}
+	mustContain(t, u.get(t, "/sync"), "无法连接服务器")
+}
+
+func syncOptions() syncclient.Options {
+	return syncclient.Options{MaxElapsed: time.Millisecond, InitialBackoff: time.Millisecond}
+}
