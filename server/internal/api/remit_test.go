@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -91,6 +92,8 @@ func TestWholeDay(t *testing.T) {
 	deposit(b1, 1, syncproto.Yuan(400))
 	deposit(b2, 2, syncproto.Yuan(800))
 
+	a1.pullAll(1000)
+	cursor := a1.cursor
 	// The day is cut (on demand, as at the cutoff). A collection arriving
 	// after it waits for the next batch.
 	bx := f.cut(twpXToken, twpX, "2026-11-20")
@@ -98,6 +101,19 @@ func TestWholeDay(t *testing.T) {
 	if again := f.cut(twpXToken, twpX, "2026-11-20"); again.ID != bx.ID {
 		t.Fatal("cutting the same township and day twice made a new batch")
 	}
+	// The cut tells the tablets nothing: "batched" is the server's
+	// bookkeeping, so their replicas stay equal to the server's without a
+	// change, and the township's approval is what they are told.
+	statusOf := func(tb *tablet, id string) string {
+		tb.pullAll(1000)
+		var st syncproto.CollectionStatus
+		json.Unmarshal(tb.replica["collection/"+id].data, &st)
+		return st.Status
+	}
+	if cp := a1.pullAll(1000); a1.cursor != cursor || *cp != a1.checksum() || statusOf(a1, p1.ID) != "synced" {
+		t.Fatalf("after the cut the tablet pulled changes or differs: cursor %s -> %s, status %s", cursor, a1.cursor, statusOf(a1, p1.ID))
+	}
+
 	late := a1.collect(la[2].ID, 0)
 	a1.mustPush(late)
 	if bx.Count != 2 || bx.Total != syncproto.Yuan(800) || by.Count != 3 || by.Total != syncproto.Yuan(1200) {
@@ -109,6 +125,9 @@ func TestWholeDay(t *testing.T) {
 		t.Fatalf("township Y approved X's batch: %d", rec.Code)
 	}
 	f.do(http.MethodPost, "/api/v1/batches/"+bx.ID+"/approve", twpXToken, map[string]string{}, http.StatusOK, nil)
+	if got := statusOf(a1, p1.ID); got != "approved" {
+		t.Fatalf("after the approval the tablet sees %s", got)
+	}
 	f.do(http.MethodPost, "/api/v1/batches/"+by.ID+"/reject", twpYToken, map[string]string{"reason": "重复收款，请作废后重报"}, http.StatusOK, nil)
 	b2.mustPush(b2.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: dup.ID, Reason: "重复收款"}, inPeriod))
 	by2 := f.cut(twpYToken, twpY, "2026-11-20")
@@ -420,6 +439,43 @@ func TestRemitEdgeCases(t *testing.T) {
 		}
 		if got := f.request(http.MethodPost, "/api/v1/batches/cut", twp, map[string]string{"township": twpX, "date": "2026-11-21"}); got.Code != http.StatusConflict {
 			t.Fatalf("a day with nothing waiting made a batch: %d %s", got.Code, got.Body)
+		}
+	})
+	// The cut takes its collections row by row, with no lock on the
+	// tablets' streams: a void racing it either wins (the collection is
+	// voided and in no batch) or loses (refused as batched), never both.
+	t.Run("OKVoidRacingCut", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		f.loadRoster(8, vilA)
+		tb := f.newTablet("agent-e4", vilA)
+		tb.pullAll(1000)
+		ls := tb.lines(syncproto.KindMedical)
+		twp := f.token[auth.RoleTownship]
+		for day, l := range ls {
+			c := tb.collect(l.ID, 0)
+			tb.mustPush(c)
+			void := tb.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: c.ID, Reason: "录错了"}, inPeriod)
+			var wg sync.WaitGroup
+			var out syncproto.PushResponse
+			wg.Go(func() { out = tb.mustPush(void) })
+			wg.Go(func() {
+				f.request(http.MethodPost, "/api/v1/batches/cut", twp, map[string]string{"township": twpX, "date": fmt.Sprintf("2026-11-%02d", 20+day)})
+			})
+			wg.Wait()
+			var status string
+			var inBatch bool
+			f.db.Pool.QueryRow(t.Context(), `SELECT status, EXISTS (SELECT 1 FROM batch_line WHERE collection_id = $1)
+				FROM collection WHERE id = $1`, c.ID).Scan(&status, &inBatch)
+			refused := len(out.Outcomes) == 1 && out.Outcomes[0].Status == syncproto.OutcomeRejected
+			if status == "voided" == inBatch || refused != inBatch {
+				t.Fatalf("round %d: status %s, in a batch %v, void refused %v", day, status, inBatch, refused)
+			}
+		}
+		var rec remit.Reconciliation
+		f.do(http.MethodGet, "/api/v1/reconciliation?date=2026-11-27", twp, nil, http.StatusOK, &rec)
+		if !rec.Balanced {
+			t.Fatalf("reconciliation after the races: %+v", rec)
 		}
 	})
 	t.Run("ErrPostedLineDoesNotChange", func(t *testing.T) {

@@ -106,52 +106,30 @@ func (db *DB) CutBatch(ctx context.Context, tx pgx.Tx, id, township string, day 
 	if !pending {
 		return BatchRow{}, false, ErrNothingToCut
 	}
-	// Lock the streams of the devices whose collections the cut takes,
-	// before touching those collections (a push locks streams first too).
-	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id) SELECT id FROM device WHERE township_code = $1
-		ON CONFLICT DO NOTHING`, township); err != nil {
-		return BatchRow{}, false, translate(err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id IN (
-			SELECT DISTINCT device_id FROM collection
-			WHERE township_code = $1 AND business_day <= $2 AND batch_id IS NULL AND status = 'synced')
-		ORDER BY device_id FOR UPDATE`, township, day); err != nil {
-		return BatchRow{}, false, translate(err)
-	}
 	if _, err := tx.Exec(ctx, `INSERT INTO batch (id, township_code, business_day, revision, state, created_at, created_by)
 		VALUES ($1, $2, $3, $4, 'submitted', $5, NULLIF($6, ''))`, id, township, day, revision+1, at, by); err != nil {
 		return BatchRow{}, false, translate(err)
 	}
-	// One pass over the collections: number the lines and each
-	// collection's change in its tablet's stream, then write the lines,
-	// the changes, the counters and the collections (each row once).
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE cut_lines ON COMMIT DROP AS
-		SELECT c.id, c.device_id, c.village_code, c.township_code, c.agent_id, c.name, c.resident_id, c.kind, c.year,
-			c.grade_fen, c.amount_fen, c.receipt_no, c.device_time, c.received_at,
-			row_number() OVER (ORDER BY c.village_code, c.received_at, c.id) AS line_no,
-			s.last_seq + row_number() OVER (PARTITION BY c.device_id ORDER BY c.id) AS new_seq
-		FROM collection c JOIN device_sync s USING (device_id)
-		WHERE c.township_code = $1 AND c.business_day <= $2 AND c.batch_id IS NULL AND c.status = 'synced'`, township, day); err != nil {
-		return BatchRow{}, false, translate(err)
-	}
-	for _, st := range []struct {
-		sql  string
-		args []any
-	}{
-		{`INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id,
+	// One statement, one pass: the collections taken are exactly those the
+	// UPDATE changed (a void that commits first makes its row no longer
+	// match), and each becomes one line. The cut sends no change to the
+	// tablets: "batched" is the server's bookkeeping, and a tablet's
+	// collection keeps the change number it has, so its replica checksum
+	// stays equal. The township's approval (or rejection) is what the
+	// tablets are told, one change per collection (SetBatchCollectionsStatus).
+	if _, err := tx.Exec(ctx, `
+		WITH taken AS (
+			UPDATE collection SET batch_id = $1, status = 'batched'
+			WHERE township_code = $2 AND business_day <= $3 AND batch_id IS NULL AND status = 'synced'
+			RETURNING id, village_code, township_code, agent_id, name, resident_id, kind, year, grade_fen, amount_fen,
+				receipt_no, device_time, received_at
+		)
+		INSERT INTO batch_line (batch_id, line_no, collection_id, village_code, township_code, agent_id,
 			name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, server_time)
-		SELECT $1, line_no, id, village_code, township_code, agent_id, name, resident_id, kind, year, grade_fen, amount_fen,
-			receipt_no, device_time, received_at FROM cut_lines`, []any{id}},
-		{`INSERT INTO device_change (device_id, seq, entity, entity_id, op, at)
-		SELECT device_id, new_seq, 'collection', id, 'upsert', $1 FROM cut_lines`, []any{at}},
-		{`UPDATE device_sync d SET last_seq = m.max_seq
-		FROM (SELECT device_id, max(new_seq) AS max_seq FROM cut_lines GROUP BY device_id) m WHERE d.device_id = m.device_id`, nil},
-		{`UPDATE collection c SET batch_id = $1, status = 'batched', change_seq = l.new_seq FROM cut_lines l
-		WHERE c.id = l.id AND c.status = 'synced' AND c.batch_id IS NULL`, []any{id}}, // never over a void that slipped in
-	} {
-		if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
-			return BatchRow{}, false, translate(err)
-		}
+		SELECT $1, row_number() OVER (ORDER BY village_code, received_at, id), id, village_code, township_code, agent_id,
+			name, resident_id, kind, year, grade_fen, amount_fen, receipt_no, device_time, received_at FROM taken`,
+		id, township, day); err != nil {
+		return BatchRow{}, false, translate(err)
 	}
 	if err := db.addReversals(ctx, tx, id, township); err != nil {
 		return BatchRow{}, false, err
