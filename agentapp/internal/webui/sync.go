@@ -22,6 +22,7 @@ const (
 // syncStatus is what the sync page polls (GET /sync/status.json).
 type syncStatus struct {
 	State     string             `json:"state"`
+	Run       int                `json:"run"` // syncs started since the UI started
 	Done      int                `json:"done"`
 	Total     int                `json:"total"` // -1 while unknown
 	Message   string             `json:"message_zh"`
@@ -80,7 +81,7 @@ func (s *Server) startSync(w http.ResponseWriter, r *http.Request, sess *session
 		http.Redirect(w, r, "/sync", http.StatusSeeOther)
 		return
 	}
-	s.sync = syncStatus{State: syncRunning, Total: -1, Message: "正在同步…", Started: s.now()}
+	s.sync = syncStatus{State: syncRunning, Run: s.sync.Run + 1, Total: -1, Message: "正在同步…", Started: s.now()}
 	s.mu.Unlock()
 
 	opt := s.cfg.SyncOptions

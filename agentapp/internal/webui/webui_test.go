@@ -479,3 +479,44 @@ func TestSyncOffline(t *testing.T) {
 func syncOptions() syncclient.Options {
 	return syncclient.Options{MaxElapsed: time.Millisecond, InitialBackoff: time.Millisecond}
 }
+
+// A write that fails inside the collect transaction (as on a full disk)
+// shows a Chinese message and leaves no record, no outbox entry and no
+// receipt number used; the same form then works once the fault is gone.
+func TestCollectStorageFailure(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	// The store has one connection, so a temporary trigger on it fails
+	// the collection's insert after the mutation's, in one transaction.
+	if _, err := u.Store.DB.ExecContext(t.Context(), `CREATE TEMP TRIGGER disk_full BEFORE INSERT ON collection
+		BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`); err != nil {
+		t.Fatal(err)
+	}
+	line := agenttest.Line(3, syncproto.KindMedical)
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm")
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)}, "kind": {"medical"}}
+	p := u.post(t, "/collect/"+line.ID, form)
+	if p.status != http.StatusInternalServerError {
+		t.Fatalf("failed write: %d", p.status)
+	}
+	mustContain(t, p, "未收费，未开收据", "本机存储出错，操作未完成；此前保存的记录不受影响")
+	oc, err := u.Store.OutboxCounts(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := u.Store.ReceiptsLeft(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(u.collections(t)); n != 0 || oc.Pending != 0 || left != 100 {
+		t.Fatalf("after the failed write: %d collections, %d pending, %d receipts left", n, oc.Pending, left)
+	}
+	if _, err := u.Store.DB.ExecContext(t.Context(), `DROP TRIGGER temp.disk_full`); err != nil {
+		t.Fatal(err)
+	}
+	p = u.post(t, "/collect/"+line.ID, form)
+	if cs := u.collections(t); p.status != 200 || len(cs) != 1 || cs[0].ReceiptNo != "000000001001" {
+		t.Fatalf("retry: %d, %+v", p.status, cs)
+	}
+}
