@@ -26,7 +26,13 @@ func (s *Server) routes() {
 		}
 		http.Redirect(w, r, "/home", http.StatusSeeOther)
 	})
-	m.HandleFunc("GET /unlock", func(w http.ResponseWriter, r *http.Request) { s.renderUnlock(w, r, http.StatusOK, "") })
+	m.HandleFunc("GET /unlock", func(w http.ResponseWriter, r *http.Request) {
+		if s.current(r) != nil {
+			http.Redirect(w, r, "/home", http.StatusSeeOther)
+			return
+		}
+		s.renderUnlock(w, r, http.StatusOK, "")
+	})
 	m.HandleFunc("POST /unlock", s.unlock)
 	m.HandleFunc("POST /lock", s.auth(s.lock))
 	m.HandleFunc("GET /home", s.auth(s.home))

@@ -338,13 +338,14 @@ func TestDeposit(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	t.Parallel()
 	u := newUI(t)
+	unlockTok := find(t, csrfRE, u.get(t, "/unlock")) // valid for the unlock form only
 	u.mustUnlock(t)
 	line := agenttest.Line(2, syncproto.KindMedical)
 	confirm := u.get(t, "/collect/"+line.ID+"/confirm")
 	mustContain(t, confirm, "¥400.00")
 	nonce := find(t, nonceRE, confirm)
 	for name, tok := range map[string][]string{"missing": nil, "wrong": {"bm90LXRoZS10b2tlbg"},
-		"unlock form's": {find(t, csrfRE, u.get(t, "/unlock"))}} {
+		"unlock form's": {unlockTok}} {
 		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": tok, "nonce": {nonce}, "kind": {"medical"}})
 		if p.status != http.StatusForbidden {
 			t.Fatalf("%s token: %d", name, p.status)

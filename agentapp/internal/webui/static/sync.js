@@ -29,9 +29,9 @@ document.addEventListener("DOMContentLoaded", function () {
         return r.json();
       })
       .then(function (st) {
-        show(st);
-        if (st.state === "running") { setTimeout(poll, 500); return; }
-        // Finished: load the page again so the status banner is current.
+        if (st.state === "running") { show(st); setTimeout(poll, 500); return; }
+        // Finished: load the page again, so that the result and the status
+        // banner come from the server.
         window.location.replace("/sync");
       })
       .catch(function () {});
