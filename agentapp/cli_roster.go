@@ -11,61 +11,15 @@ import (
 	"villagesync/syncproto"
 )
 
-// rosterQuery reads what the agent typed: a full resident ID (found by its
-// keyed hash), the last 4–6 characters of one (the tablet holds only the
-// masked ID, whose last four are visible, so only those are compared),
-// Latin letters (pinyin initials or a Latin name), or a part of a name.
+// rosterQuery reads what the agent typed (see collect.RosterQuery: a name
+// part, pinyin initials, a full resident ID or its last 4–6 characters).
 // note is set when the query was understood with a limit.
-func (c *cli) rosterQuery(ctx context.Context, q string) (rq localstore.RosterQuery, note string, err error) {
-	q = strings.TrimSpace(q)
-	upper := strings.ToUpper(q)
-	switch {
-	case q == "":
-		return rq, "", nil // the whole roster, up to --limit
-	case len(upper) == 18 && isIDText(upper):
-		id, err := syncproto.ParseResidentID(upper, c.now())
-		if err != nil {
-			return rq, "", err
-		}
-		set, err := c.store.Settings(ctx)
-		if errors.Is(err, localstore.ErrNotFound) {
-			return rq, "", syncproto.Errorf(collect.CodeNoSettings, "no settings from the server yet: sync first",
-				"本机尚未从服务器获取设置：请先同步")
-		}
-		if err != nil {
-			return rq, "", err
-		}
-		rq.IDHash = syncproto.IDHash(set.IDHashKey, id)
-	case len(upper) >= 4 && len(upper) <= 6 && isIDText(upper):
-		rq.Last4 = upper[len(upper)-4:]
-		if len(upper) > 4 {
-			note = "本机只保存身份证号后 4 位，按后 4 位 " + rq.Last4 + " 查找 / the tablet holds only the last 4 characters: matched on " + rq.Last4
-		}
-	case isLatin(q):
-		rq.Initials, rq.Name = strings.ToLower(q), q
-	default:
-		rq.Name = q
+func (c *cli) rosterQuery(ctx context.Context, q string) (localstore.RosterQuery, string, error) {
+	rq, note, err := collect.New(c.store, c.now).RosterQuery(ctx, q)
+	if note != "" && rq.Last4 != "" {
+		note += " / the tablet holds only the last 4 characters: matched on " + rq.Last4
 	}
-	return rq, note, nil
-}
-
-// isIDText reports whether s is digits with an optional final X.
-func isIDText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !(s[i] >= '0' && s[i] <= '9') && !(s[i] == 'X' && i == len(s)-1) {
-			return false
-		}
-	}
-	return true
-}
-
-func isLatin(s string) bool {
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == ' ') {
-			return false
-		}
-	}
-	return true
+	return rq, note, err
 }
 
 func (c *cli) roster(ctx context.Context, args []string) error {
