@@ -89,6 +89,7 @@ type OpCounts struct {
 	Deposited int            `json:"deposited"`
 	Syncs     int            `json:"syncs"`
 	SyncFails int            `json:"sync_fails"` // syncs that returned an error (the records stay pending)
+	Retries   int            `json:"retries"`    // requests of a sync retried after a network error, 5xx or 429
 	Refused   map[string]int `json:"refused"`    // collect refusals by code (already_paid, …)
 }
 
@@ -175,7 +176,13 @@ func (t *Tablet) Unlock(ctx context.Context) error {
 func (t *Tablet) attach(u *keystore.Unlocked) {
 	t.unlocked = u
 	t.deviceID = u.DeviceID()
-	t.syncer = syncclient.NewSyncer(t.client, t.store, u, t.cfg.Retry.options(time.Now))
+	opt := t.cfg.Retry.options(time.Now)
+	opt.OnEvent = func(ev syncclient.Event) {
+		if ev.Kind == syncclient.EventRetry {
+			t.ops.Retries++
+		}
+	}
+	t.syncer = syncclient.NewSyncer(t.client, t.store, u, opt)
 }
 
 // SyncReport is what one sync did.

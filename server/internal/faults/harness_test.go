@@ -332,6 +332,15 @@ func requireConverged(t testing.TB, f *fleet.Fleet, db *pgxpool.Pool) []fleet.St
 	return stats
 }
 
+// retries sums the requests the fleet's syncs retried.
+func retries(stats []fleet.Stats) int {
+	n := 0
+	for _, s := range stats {
+		n += s.Ops.Retries
+	}
+	return n
+}
+
 // totalRecords sums the records the fleet made.
 func totalRecords(stats []fleet.Stats) int {
 	n := 0

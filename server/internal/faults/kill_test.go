@@ -51,6 +51,9 @@ func TestServerKilledDuringPushFlood(t *testing.T) {
 	}
 	t.Logf("run: %+v; %d records acked before the kill, %d stored at the kill", out.res, len(acked), atKill)
 	stats := requireConverged(t, f, db)
+	if retries(stats) == 0 {
+		t.Error("no sync request was retried: the kill never reached the tablets")
+	}
 	// Acknowledged before the kill: still there, unchanged.
 	for id, hash := range acked {
 		var h string

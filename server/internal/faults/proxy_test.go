@@ -40,6 +40,9 @@ func TestFlakyNetwork(t *testing.T) {
 	}
 	// Converge through the same flaky proxy: the retries carry it.
 	start = time.Now()
-	requireConverged(t, f, db)
+	stats := requireConverged(t, f, db)
+	if retries(stats) == 0 {
+		t.Error("no sync request was retried: the fault never reached the tablets")
+	}
 	t.Logf("converged in %s; proxy: %+v", time.Since(start), p.Stats())
 }
