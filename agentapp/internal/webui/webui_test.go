@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"villagesync/agentapp/internal/agenttest"
+	"villagesync/agentapp/internal/fakeserver"
 	"villagesync/agentapp/internal/localstore"
 	"villagesync/agentapp/internal/syncclient"
 	"villagesync/agentapp/internal/webui"
@@ -51,15 +52,24 @@ type ui struct {
 
 const idle = 10 * time.Minute
 
+// newUI serves a tablet seeded with settings, receipt numbers from 1001
+// and test persons 1..5 of both kinds.
 func newUI(t *testing.T) *ui {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)}
-	tab := agenttest.NewTablet(t, c.Now, "")
+	u := newEmptyUI(t)
 	var lines []syncproto.RosterLine
 	for i := 1; i <= 5; i++ {
 		lines = append(lines, agenttest.Line(i, syncproto.KindMedical), agenttest.Line(i, syncproto.KindPension))
 	}
-	tab.Seed(t, agenttest.Settings(), 1001, 100, lines...)
+	u.Seed(t, agenttest.Settings(), 1001, 100, lines...)
+	return u
+}
+
+// newEmptyUI serves an enrolled tablet with an empty replica.
+func newEmptyUI(t *testing.T) *ui {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)}
+	tab := agenttest.NewTablet(t, c.Now, "")
 	hs := httptest.NewUnstartedServer(nil)
 	srv, err := webui.New(webui.Config{Store: tab.Store, Addr: hs.Listener.Addr().String(), Now: c.Now, Idle: idle,
 		SyncOptions: syncOptionsOffline})
@@ -198,13 +208,26 @@ func TestUnlock(t *testing.T) {
 		t.Parallel()
 		u := newUI(t)
 		u.mustUnlock(t)
+		line := agenttest.Line(1, syncproto.KindMedical)
+		confirm := u.get(t, "/collect/"+line.ID+"/confirm")
 		u.clock.Add(idle - time.Second)
 		if p := u.get(t, "/home"); p.url != "/home" {
 			t.Fatalf("locked before the idle time: %s", p.url)
 		}
 		u.clock.Add(idle + time.Second)
-		if p := u.get(t, "/home"); p.url != "/unlock" || u.srv.Unlocked() {
-			t.Fatalf("idle session still open: %s, unlocked %v", p.url, u.srv.Unlocked())
+		// A form sent after the idle lock is not executed: the agent is
+		// asked for the PIN and told so.
+		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
+			"nonce": {find(t, nonceRE, confirm)}, "kind": {"medical"}})
+		if p.status != http.StatusUnauthorized || len(u.collections(t)) != 0 || u.srv.Unlocked() {
+			t.Fatalf("post after the idle time: %d, %d collections, unlocked %v", p.status, len(u.collections(t)), u.srv.Unlocked())
+		}
+		mustContain(t, p, "本次提交未执行", "请输入 PIN")
+		if p := u.get(t, "/home"); p.url != "/unlock" {
+			t.Fatalf("idle session still open: %s", p.url)
+		}
+		if p := u.get(t, "/sync/status.json"); p.status != http.StatusUnauthorized || !strings.Contains(p.body, `"locked"`) {
+			t.Fatalf("status while locked: %d %s", p.status, p.body)
 		}
 	})
 	t.Run("OKLockButton", func(t *testing.T) {
@@ -450,24 +473,8 @@ func TestSyncOffline(t *testing.T) {
 	u := newUI(t)
 	u.mustUnlock(t)
 	u.collectPension(t, 1, "300.00")
-	page := u.get(t, "/sync")
-	mustContain(t, page, `src="/static/sync.js"`, "开始同步")
-	u.post(t, "/sync", url.Values{"csrf": {find(t, csrfRE, page)}})
-	var st struct {
-		State   string `json:"state"`
-		Message string `json:"message_zh"`
-	}
-	deadline := time.Now().Add(time.Minute)
-	for st.State == "" || st.State == "running" {
-		if time.Now().After(deadline) {
-			t.Fatal("the sync did not end")
-		}
-		time.Sleep(20 * time.Millisecond)
-		p := u.get(t, "/sync/status.json")
-		if err := json.Unmarshal([]byte(p.body), &st); err != nil {
-			t.Fatalf("status: %v %s", err, p.body)
-		}
-	}
+	mustContain(t, u.get(t, "/sync"), `src="/static/sync.js"`, "开始同步")
+	st := u.syncAndWait(t)
 	if st.State != "failed" || !strings.Contains(st.Message, "无法连接服务器") || !strings.Contains(st.Message, "本机记录都已保存") {
 		t.Fatalf("offline sync: %+v", st)
 	}
@@ -520,4 +527,76 @@ func TestCollectStorageFailure(t *testing.T) {
 	if cs := u.collections(t); p.status != 200 || len(cs) != 1 || cs[0].ReceiptNo != "000000001001" {
 		t.Fatalf("retry: %d, %+v", p.status, cs)
 	}
+}
+
+// A sync from the UI brings the roster, settings and notices from the
+// server and pushes what was collected; the pages then show them.
+func TestSyncOK(t *testing.T) {
+	t.Parallel()
+	u := newEmptyUI(t)
+	srv := fakeserver.New(t, u.DeviceID, u.Public, u.Refresh)
+	en, err := u.Store.Enrollment(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en.ServerURL = srv.URL
+	if err := u.Store.SaveEnrollment(t.Context(), en); err != nil {
+		t.Fatal(err)
+	}
+	srv.Upsert(syncproto.EntitySettings, "settings", "", agenttest.Settings())
+	srv.Upsert(syncproto.EntityReceiptRange, "RR1", "", syncproto.ReceiptRange{ID: "RR1", First: 7001, Last: 9000})
+	l := agenttest.Line(7, syncproto.KindMedical)
+	srv.Upsert(syncproto.EntityRosterEntry, l.ID, "v:"+agenttest.Village, l)
+	srv.Upsert(syncproto.EntityNotice, "N1", "", syncproto.Notice{ID: "N1", Code: "duplicate_payment",
+		Message: "paid twice", MessageZH: "此人本年度已在别处缴费，请核对", At: u.clock.Now()})
+
+	home := u.mustUnlock(t)
+	mustContain(t, home, "本机尚未从服务器获取清册和设置", "通知（0）")
+	mustContain(t, u.get(t, "/search?q=张七"), "未找到")
+	if st := u.syncAndWait(t); st.State != "done" || !strings.Contains(st.Message, "一致") {
+		t.Fatalf("sync: %+v", st)
+	}
+	mustContain(t, u.get(t, "/search?q=张七"), "张七", "收医疗保险 2026 ¥400.00")
+	home = u.get(t, "/home")
+	mustContain(t, home, "通知（1）", "此人本年度已在别处缴费，请核对")
+	if strings.Contains(home.body, "本机尚未从服务器获取清册和设置") || strings.Contains(home.body, ">从未<") {
+		t.Fatalf("home after the sync still says it never synced:\n%s", home.body)
+	}
+
+	confirm := u.get(t, "/collect/"+l.ID+"/confirm")
+	u.post(t, "/collect/"+l.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"kind": {"medical"}})
+	if st := u.syncAndWait(t); st.State != "done" || !strings.Contains(st.Message, "上传 1 条（服务器已确认 1") {
+		t.Fatalf("second sync: %+v", st)
+	}
+	if ms := srv.Mutations(); len(ms) != 1 || ms[0].Kind != syncproto.MutationCollection {
+		t.Fatalf("the server holds %+v", ms)
+	}
+}
+
+type syncState struct {
+	State   string `json:"state"`
+	Run     int    `json:"run"`
+	Message string `json:"message_zh"`
+}
+
+// syncAndWait starts a sync from the sync page and polls its status until
+// it ends.
+func (u *ui) syncAndWait(t *testing.T) syncState {
+	t.Helper()
+	page := u.get(t, "/sync")
+	u.post(t, "/sync", url.Values{"csrf": {find(t, csrfRE, page)}})
+	var st syncState
+	deadline := time.Now().Add(time.Minute)
+	for st.State == "" || st.State == "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the sync did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+		p := u.get(t, "/sync/status.json")
+		if err := json.Unmarshal([]byte(p.body), &st); err != nil {
+			t.Fatalf("status: %v %s", err, p.body)
+		}
+	}
+	return st
 }
