@@ -493,3 +493,16 @@ func (t *Tablet) Latencies() Latencies { return t.rec.latencies() }
 func defaultPath(dir string, index int) string {
 	return filepath.Join(dir, fmt.Sprintf("tablet-%04d.db", index))
 }
+
+// CheckIntegrity runs SQLite's integrity check on the tablet's file and
+// fails unless it answers ok.
+func (t *Tablet) CheckIntegrity(ctx context.Context) error {
+	var res string
+	if err := t.store.DB.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res); err != nil {
+		return fmt.Errorf("fleet: integrity check of %s: %w", t.Name, err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("fleet: integrity check of %s: %s", t.Name, res)
+	}
+	return nil
+}

@@ -15,10 +15,32 @@ import (
 	"strings"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
+	"modernc.org/sqlite" // registers the "sqlite" driver (pure Go, no cgo)
 
 	"villagesync/migrations"
+	"villagesync/syncproto"
 )
+
+// CodeDiskFull is the refusal of a write when the tablet's storage is
+// full: nothing of it was saved.
+const CodeDiskFull = syncproto.Code("disk_full")
+
+// sqliteFull is SQLite's primary result code SQLITE_FULL: a write found
+// no space (the file system said ENOSPC, or max_page_count was reached).
+const sqliteFull = 13
+
+// diskFull turns SQLite's "database or disk is full" into a coded error
+// the agent can read: the transaction was rolled back, so no receipt may
+// be handed out. Other errors are returned as they are.
+func diskFull(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqliteFull {
+		return err
+	}
+	return syncproto.Wrap(err, CodeDiskFull,
+		"the tablet's storage is full: the record was NOT saved, do not hand out a receipt; free some space and try again",
+		"平板存储空间已满，本笔记录未保存，请勿出具收据；请清理存储空间后重试")
+}
 
 // Store is the open tablet database.
 type Store struct {

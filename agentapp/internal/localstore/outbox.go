@@ -49,10 +49,10 @@ func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, w *Write
 	}
 	defer tx.Rollback()
 	if err := fn(ctx, &WriteTx{tx: tx}); err != nil {
-		return err
+		return diskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("localstore: commit: %w", err)
+		return diskFull(fmt.Errorf("localstore: commit: %w", err))
 	}
 	return nil
 }
