@@ -20,11 +20,15 @@ import (
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 	vsync "villagesync/server/internal/sync"
+	"villagesync/server/internal/web"
 )
 
 // Config holds the HTTP layer's settings.
 type Config struct {
 	BodyLimit string // echo size string, e.g. "32M"
+	// SecureCookies marks the console's cookies Secure even on plain HTTP
+	// (a TLS proxy in front); over TLS they always are.
+	SecureCookies bool
 }
 
 // Services are the service packages the handlers call.
@@ -48,6 +52,7 @@ type Server struct {
 	sync     *vsync.Service
 	remit    *remit.Service
 	schema   atomic.Pointer[store.SchemaState]
+	web      *web.Console
 }
 
 // New builds the echo app with all routes and middleware. schema is the
@@ -56,6 +61,8 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 	s := &Server{cfg: cfg, db: db, auth: svc.Auth, roster: svc.Roster, settings: svc.Settings, sync: svc.Sync, remit: svc.Remit,
 		log: log.With("component", "api"), metrics: metrics}
 	s.schema.Store(&schema)
+	s.web = web.New(web.Config{SecureCookies: cfg.SecureCookies}, web.Deps{DB: db, Auth: svc.Auth, Roster: svc.Roster,
+		Settings: svc.Settings, Sync: svc.Sync, Remit: svc.Remit, Log: log})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -44,6 +44,11 @@ type Route struct {
 	Target func(c echo.Context) (auth.Target, error)
 	// Probe routes answer even while the schema is not ready.
 	Probe bool
+	// Page routes are the web console's: authenticated by the session
+	// cookie instead of a bearer token; no session sends a GET to the
+	// login page; unsafe methods need the session's CSRF token; errors
+	// are HTML pages (see page).
+	Page bool
 }
 
 var (
@@ -69,8 +74,12 @@ func villageParam(name string) func(echo.Context) (auth.Target, error) {
 	return func(c echo.Context) (auth.Target, error) { return auth.VillageTarget(c.Param(name)), nil }
 }
 
-// Routes is the route table.
+// Routes is the route table: the API's routes, then the console's pages.
 func Routes(s *Server) []Route {
+	return slices.Concat(apiRoutes(s), s.pageRoutes(), s.pageRoutesA2())
+}
+
+func apiRoutes(s *Server) []Route {
 	return []Route{
 		{Method: http.MethodGet, Path: "/healthz", Handler: s.healthz, Public: true, Probe: true},
 		{Method: http.MethodGet, Path: "/readyz", Handler: s.readyz, Public: true, Probe: true},
@@ -136,11 +145,16 @@ func Routes(s *Server) []Route {
 func (s *Server) mount(e *echo.Echo, routes []Route) {
 	for _, r := range routes {
 		h := r.Handler
-		if !r.Public {
-			h = s.guard(r, h)
-		}
-		if !r.Probe {
-			h = s.requireSchema(h)
+		switch {
+		case r.Page:
+			h = s.page(r, h)
+		default:
+			if !r.Public {
+				h = s.guard(r, h)
+			}
+			if !r.Probe {
+				h = s.requireSchema(h)
+			}
 		}
 		e.Add(r.Method, r.Path, h)
 	}

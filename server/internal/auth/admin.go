@@ -164,6 +164,9 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, in Use
 			if err := s.db.RevokeUserRefreshTokens(ctx, tx, u.ID, u.UpdatedAt); err != nil {
 				return err
 			}
+			if _, err := s.db.RevokeUserWebSessions(ctx, tx, u.ID, u.UpdatedAt); err != nil {
+				return err
+			}
 		}
 		out = u
 		return s.db.Audit(ctx, tx, Audited(ctx, store.AuditEntry{Action: "user_updated", TargetType: "user",

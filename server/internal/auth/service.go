@@ -89,38 +89,8 @@ func (s *Service) limit(ctx context.Context, key string, n int) error {
 // or not the user exists, the work (one argon2id verification) and the
 // answer are the same.
 func (s *Service) Login(ctx context.Context, username, password string) (TokenPair, error) {
-	if err := s.limit(ctx, "login-ip:"+ClientIP(ctx), s.limits.LoginPerIP); err != nil {
-		return TokenPair{}, err
-	}
-	if err := s.limit(ctx, "login-user:"+username, s.limits.LoginPerUsername); err != nil {
-		return TokenPair{}, err
-	}
-	now := s.db.Now()
-	u, err := s.db.UserByUsername(ctx, s.db.Pool, username)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return TokenPair{}, err
-	}
-	ok := s.passwords.Verify(password, u.PasswordHash) // dummy hash when not found
-	if _, locked, err := s.db.LoginLocked(ctx, username, now); err != nil {
-		return TokenPair{}, err
-	} else if locked {
-		return TokenPair{}, errLocked
-	}
-	if !ok {
-		if _, err := s.db.RecordLoginFailure(ctx, username, now, s.limits.FailureWindow, s.limits.MaxFailures, s.limits.LockFor); err != nil {
-			return TokenPair{}, err
-		}
-		e := store.AuditEntry{Action: "login_failed", TargetType: "user", TargetID: u.ID,
-			ActorName: username, TownshipCode: u.TownshipCode}
-		if err := s.db.Audit(ctx, s.db.Pool, Audited(ctx, e)); err != nil {
-			return TokenPair{}, err
-		}
-		return TokenPair{}, errBadCredentials
-	}
-	if u.Disabled {
-		return TokenPair{}, errDisabled
-	}
-	if err := s.db.ClearLoginFailures(ctx, username); err != nil {
+	u, err := s.checkLogin(ctx, username, password)
+	if err != nil {
 		return TokenPair{}, err
 	}
 	var pair TokenPair
@@ -134,6 +104,48 @@ func (s *Service) Login(ctx context.Context, username, password string) (TokenPa
 			Action: "login", TargetType: "user", TargetID: u.ID, TownshipCode: u.TownshipCode}))
 	})
 	return pair, err
+}
+
+// checkLogin is the password check of every login (API and console): the
+// rate limits per address and per username, one argon2id verification
+// whether or not the user exists, the lock-out after repeated failures
+// (audited), and disabled accounts.
+func (s *Service) checkLogin(ctx context.Context, username, password string) (store.User, error) {
+	if err := s.limit(ctx, "login-ip:"+ClientIP(ctx), s.limits.LoginPerIP); err != nil {
+		return store.User{}, err
+	}
+	if err := s.limit(ctx, "login-user:"+username, s.limits.LoginPerUsername); err != nil {
+		return store.User{}, err
+	}
+	now := s.db.Now()
+	u, err := s.db.UserByUsername(ctx, s.db.Pool, username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return store.User{}, err
+	}
+	ok := s.passwords.Verify(password, u.PasswordHash) // dummy hash when not found
+	if _, locked, err := s.db.LoginLocked(ctx, username, now); err != nil {
+		return store.User{}, err
+	} else if locked {
+		return store.User{}, errLocked
+	}
+	if !ok {
+		if _, err := s.db.RecordLoginFailure(ctx, username, now, s.limits.FailureWindow, s.limits.MaxFailures, s.limits.LockFor); err != nil {
+			return store.User{}, err
+		}
+		e := store.AuditEntry{Action: "login_failed", TargetType: "user", TargetID: u.ID,
+			ActorName: username, TownshipCode: u.TownshipCode}
+		if err := s.db.Audit(ctx, s.db.Pool, Audited(ctx, e)); err != nil {
+			return store.User{}, err
+		}
+		return store.User{}, errBadCredentials
+	}
+	if u.Disabled {
+		return store.User{}, errDisabled
+	}
+	if err := s.db.ClearLoginFailures(ctx, username); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
 }
 
 func principalOf(u store.User, device string) Principal {

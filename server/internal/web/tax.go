@@ -1,0 +1,183 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"villagesync/server/internal/remit"
+	"villagesync/server/internal/store"
+	"villagesync/syncproto"
+)
+
+// taxBatches is the data of the tax office's batch list.
+type taxBatches struct {
+	State, Date, Township string
+	States                []string
+	Townships             []store.Township
+	Batches               []remit.Batch
+	Total                 syncproto.Money
+}
+
+// TaxBatches lists batches by state, day and township.
+func (c *Console) TaxBatches(e echo.Context) error {
+	ctx, p := e.Request().Context(), principal(e)
+	d := taxBatches{State: e.QueryParam("state"), Date: e.QueryParam("date"), Township: e.QueryParam("township"),
+		States: []string{remitSubmitted, remitApproved, remitExported, remitPartial, remitPosted, remitRejected}}
+	f := store.BatchFilter{State: d.State, Township: d.Township}
+	if d.Date != "" {
+		day, err := c.remit.ParseDay(d.Date)
+		if err != nil {
+			return err
+		}
+		f.Day = &day
+	}
+	var err error
+	if d.Batches, err = c.remit.List(ctx, p, f); err != nil {
+		return err
+	}
+	for _, b := range d.Batches {
+		d.Total += b.Total
+	}
+	if d.Townships, err = c.db.Townships(ctx); err != nil {
+		return err
+	}
+	return c.Render(e, http.StatusOK, "tax_batches", "批次", d)
+}
+
+// taxBatch is the data of a batch's page for the tax office; Posting is
+// set after an upload.
+type taxBatch struct {
+	R          batchReview
+	Posting    *remit.PostResult
+	PostError  *syncproto.Error
+	ReportJSON string
+}
+
+// TaxBatch shows a batch with its download links and the posting upload.
+func (c *Console) TaxBatch(e echo.Context) error {
+	r, err := c.batchData(e)
+	if err != nil {
+		return err
+	}
+	return c.Render(e, http.StatusOK, "tax_batch", "批次 "+r.Batch.BusinessDay+" "+r.Batch.TownshipName, taxBatch{R: r})
+}
+
+// ExportBatch downloads a batch (csv, xlsx or json) through the same
+// export the API serves: recorded, and the batch marked exported.
+func (c *Console) ExportBatch(e echo.Context) error {
+	format := e.QueryParam("format")
+	if format == "" {
+		format = remit.FormatCSV
+	}
+	data, ctype, sum, err := c.remit.Export(e.Request().Context(), principal(e), e.Param("id"), format)
+	if err != nil {
+		return err
+	}
+	h := e.Response().Header()
+	h.Set("X-Content-SHA256", sum)
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", "batch-"+e.Param("id")+"."+format))
+	return e.Blob(http.StatusOK, ctype, data)
+}
+
+// ExportDay downloads the ZIP of every approved batch of a day.
+func (c *Console) ExportDay(e echo.Context) error {
+	day, err := c.remit.ParseDay(e.QueryParam("date"))
+	if err != nil {
+		return err
+	}
+	data, name, err := c.remit.ExportDay(e.Request().Context(), principal(e), day, e.QueryParam("state"), e.QueryParam("format"))
+	if err != nil {
+		return err
+	}
+	e.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
+	return e.Blob(http.StatusOK, "application/zip", data)
+}
+
+// PostBatch applies an uploaded posting result (入库结果) and shows the
+// outcome; a refused file shows its row-level error report, which can be
+// downloaded as CSV.
+func (c *Console) PostBatch(e echo.Context) error {
+	fh, err := e.FormFile("file")
+	if err != nil {
+		return syncproto.Errorf(syncproto.CodeInvalidInput, "choose the posting result file to upload", "请选择要上传的入库结果文件")
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	res, postErr := c.remit.Post(e.Request().Context(), principal(e), e.Param("id"), filepath.Base(fh.Filename), data)
+	var ce *syncproto.Error
+	if postErr != nil && (!errors.As(postErr, &ce) || ce.Code == syncproto.CodeInternal ||
+		ce.Code == syncproto.CodeForbidden || ce.Code == syncproto.CodeNotFound) {
+		return postErr
+	}
+	r, err := c.batchData(e)
+	if err != nil {
+		return err
+	}
+	d := taxBatch{R: r, Posting: &res, PostError: ce}
+	status := http.StatusOK
+	if ce != nil {
+		status = http.StatusUnprocessableEntity
+	}
+	if len(res.Report) > 0 {
+		b, err := json.Marshal(res.Report)
+		if err != nil {
+			return err
+		}
+		d.ReportJSON = string(b)
+	}
+	return c.Render(e, status, "tax_batch", "批次 "+r.Batch.BusinessDay+" "+r.Batch.TownshipName, d)
+}
+
+// PostingReport turns the error report shown after a refused upload
+// (posted back from the page) into the CSV report file.
+func (c *Console) PostingReport(e echo.Context) error {
+	var errs []remit.PostingError
+	if err := json.Unmarshal([]byte(e.FormValue("report")), &errs); err != nil {
+		return syncproto.Errorf(syncproto.CodeInvalidInput, "no error report in the form", "表单中没有错误报告")
+	}
+	var buf bytes.Buffer
+	if err := remit.WritePostingReportCSV(&buf, errs); err != nil {
+		return err
+	}
+	e.Response().Header().Set(echo.HeaderContentDisposition, `attachment; filename="posting-errors.csv"`)
+	return e.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// Reconciliation shows a day's figures per township and every
+// discrepancy found.
+func (c *Console) Reconciliation(e echo.Context) error {
+	ctx, p := e.Request().Context(), principal(e)
+	day, err := c.remit.ParseDay(e.QueryParam("date"))
+	if err != nil {
+		return err
+	}
+	r, err := c.remit.Reconcile(ctx, p, e.QueryParam("township"), day)
+	if err != nil {
+		return err
+	}
+	ts, err := c.db.Townships(ctx)
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	for _, t := range ts {
+		names[t.Code] = t.Name
+	}
+	return c.Render(e, http.StatusOK, "tax_reconciliation", "对账", map[string]any{
+		"Date": day.Format(time.DateOnly), "Township": e.QueryParam("township"), "Townships": ts, "Names": names, "R": r})
+}
