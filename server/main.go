@@ -66,6 +66,7 @@ type Config struct {
 	JWTKey          string        // JWT_KEY (or JWT_KEY_FILE): Ed25519 private key, PEM
 	JWTKeyFile      string        // JWT_KEY_FILE; `make run` generates DATA_DIR/jwt-ed25519.pem
 	Cutoff          bool          // CUTOFF: cut the daily batches at each township's cutoff (default on)
+	SecureCookies   bool          // SECURE_COOKIES: console cookies Secure on plain HTTP too (a TLS proxy in front)
 }
 
 // DefaultConfig is the configuration with every default filled in.
@@ -135,6 +136,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		cfg.Cutoff = false
 	default:
 		errs = append(errs, fmt.Errorf("CUTOFF: want 1 or 0, got %q", v))
+	}
+	switch v := getenv("SECURE_COOKIES"); v {
+	case "", "0", "false":
+	case "1", "true":
+		cfg.SecureCookies = true
+	default:
+		errs = append(errs, fmt.Errorf("SECURE_COOKIES: want 1 or 0, got %q", v))
 	}
 	switch v := getenv("DEMO"); v {
 	case "", "0", "false":
@@ -380,7 +388,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, re
 			return err
 		}
 	}
-	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit}, db, svc, log, obs.NewMetrics(), schema)
+	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit, SecureCookies: cfg.SecureCookies}, db, svc, log, obs.NewMetrics(), schema)
 	if schema.Ready() && cfg.Cutoff {
 		go svc.Remit.RunCutoff(ctx, time.Minute) // the daily cutoff; stops with ctx
 	}
