@@ -50,10 +50,13 @@ func (s *Server) csrfOK(binding, got string) bool {
 	return binding != "" && got != "" && hmac.Equal([]byte(s.csrfFor(binding)), []byte(got))
 }
 
-// dropLocked locks the key and ends the session; s.mu is held.
+// dropLocked locks the key and ends the session; s.mu is held. The key of
+// a running sync is locked when the sync ends (see syncKey).
 func (s *Server) dropLocked() {
 	if s.sess != nil {
-		s.sess.unlocked.Lock()
+		if s.sess.unlocked != s.syncKey {
+			s.sess.unlocked.Lock()
+		}
 		s.sess = nil
 	}
 }

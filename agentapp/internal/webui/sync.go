@@ -82,6 +82,7 @@ func (s *Server) startSync(w http.ResponseWriter, r *http.Request, sess *session
 		return
 	}
 	s.sync = syncStatus{State: syncRunning, Run: s.sync.Run + 1, Total: -1, Message: "正在同步…", Started: s.now()}
+	s.syncKey = sess.unlocked
 	s.mu.Unlock()
 
 	opt := s.cfg.SyncOptions
@@ -103,6 +104,12 @@ func (s *Server) startSync(w http.ResponseWriter, r *http.Request, sess *session
 		rep, err := syncer.Sync(ctx, func(done, total int) {
 			s.setSync(func(st *syncStatus) { st.Done, st.Total = done, total })
 		})
+		s.mu.Lock()
+		if s.sess == nil || s.sess.unlocked != s.syncKey {
+			s.syncKey.Lock() // the session was locked while the sync ran
+		}
+		s.syncKey = nil
+		s.mu.Unlock()
 		s.setSync(func(st *syncStatus) {
 			st.Finished, st.Report = s.now(), &rep
 			if err != nil {

@@ -72,6 +72,11 @@ type Server struct {
 	mu   sync.Mutex
 	sess *session // nil when locked
 	sync syncStatus
+	// syncKey is the key a running sync uses: locking the session leaves
+	// it open until the sync ends, which then locks it. Locked under the
+	// sync, a refresh token the server already rotated could not be
+	// sealed, and the spent one would revoke the device at the next sync.
+	syncKey *keystore.Unlocked
 }
 
 // New returns the UI over cfg.Store.

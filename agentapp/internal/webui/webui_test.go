@@ -65,14 +65,19 @@ func newUI(t *testing.T) *ui {
 	return u
 }
 
-// newEmptyUI serves an enrolled tablet with an empty replica.
-func newEmptyUI(t *testing.T) *ui {
+// newEmptyUI serves an enrolled tablet with an empty replica; opts adjust
+// the UI's configuration.
+func newEmptyUI(t *testing.T, opts ...func(*webui.Config)) *ui {
 	t.Helper()
 	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)}
 	tab := agenttest.NewTablet(t, c.Now, "")
 	hs := httptest.NewUnstartedServer(nil)
-	srv, err := webui.New(webui.Config{Store: tab.Store, Addr: hs.Listener.Addr().String(), Now: c.Now, Idle: idle,
-		SyncOptions: syncOptionsOffline})
+	cfg := webui.Config{Store: tab.Store, Addr: hs.Listener.Addr().String(), Now: c.Now, Idle: idle,
+		SyncOptions: syncOptionsOffline}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := webui.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -599,4 +604,76 @@ func (u *ui) syncAndWait(t *testing.T) syncState {
 		}
 	}
 	return st
+}
+
+// lockOnRefresh locks the UI (as the lock button does) as soon as the
+// server has answered the sync's first token refresh.
+type lockOnRefresh struct {
+	srv  *webui.Server
+	once sync.Once
+}
+
+func (l *lockOnRefresh) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && strings.HasSuffix(r.URL.Path, "/auth/refresh") {
+		l.once.Do(l.srv.Lock)
+	}
+	return res, err
+}
+
+// Locking the tablet while a sync runs must not lose the refresh token the
+// server has just rotated: the spent one would revoke the device at the
+// next sync. The sync goes on with its key and the new token is sealed.
+func TestSyncLockedWhileRunning(t *testing.T) {
+	t.Parallel()
+	rt := &lockOnRefresh{}
+	u := newEmptyUI(t, func(c *webui.Config) { c.HTTPClient = &http.Client{Transport: rt} })
+	rt.srv = u.srv
+	srv := fakeserver.New(t, u.DeviceID, u.Public, u.Refresh)
+	en, err := u.Store.Enrollment(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en.ServerURL = srv.URL
+	if err := u.Store.SaveEnrollment(t.Context(), en); err != nil {
+		t.Fatal(err)
+	}
+	srv.Upsert(syncproto.EntitySettings, "settings", "", agenttest.Settings())
+
+	page := u.get(t, "/sync")
+	if page.url != "/unlock" {
+		t.Fatalf("sync page while locked: %s", page.url)
+	}
+	u.mustUnlock(t)
+	page = u.get(t, "/sync")
+	u.post(t, "/sync", url.Values{"csrf": {find(t, csrfRE, page)}})
+	deadline := time.Now().Add(time.Minute)
+	for u.srv.Unlocked() {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresh did not lock the UI")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	u.mustUnlock(t) // to read the sync's outcome
+	var st syncState
+	for st.State == "" || st.State == "running" {
+		if time.Now().After(deadline) {
+			t.Fatal("the sync did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := json.Unmarshal([]byte(u.get(t, "/sync/status.json").body), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.State != "done" {
+		t.Fatalf("sync locked while running: %+v", st)
+	}
+	un, err := u.Keystore.Unlock(t.Context(), agenttest.PIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer un.Lock()
+	if got, want := un.Secrets().Refresh, srv.RefreshToken(); got != want || got == u.Refresh {
+		t.Fatalf("sealed refresh token %q, the server's is %q (first %q)", got, want, u.Refresh)
+	}
 }
