@@ -368,6 +368,20 @@ func (s *Server) doCollect(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	lineID := r.PathValue("line")
 	kind := syncproto.Kind(r.PostForm.Get("kind"))
+	// The cash taken is the amount the confirm page showed: a roster line
+	// changed since (by a sync) would record another amount than the one
+	// the agent confirmed, so the agent confirms again.
+	shown, err := syncproto.ParseMoney(r.PostForm.Get("amount"))
+	if err != nil {
+		s.fail(w, r, sess, http.StatusBadRequest, "缺少确认金额，未收费：请从查找页面重新开始")
+		return
+	}
+	if l, ok := s.line(w, r, sess); !ok {
+		return
+	} else if due, err := collect.Amount(l, g); err == nil && due != shown {
+		s.fail(w, r, sess, http.StatusConflict, fmt.Sprintf("清册已更新，应收金额由 ¥%s 变为 ¥%s：未收费，未开收据。请重新查找此人并确认金额。", shown, due))
+		return
+	}
 	res, err := s.collect.Collect(r.Context(), sess.unlocked, collect.Request{RosterLineID: lineID, Kind: kind, Grade: g})
 	if err != nil {
 		if statusOf(err) == http.StatusInternalServerError {

@@ -125,8 +125,9 @@ func (u *ui) post(t *testing.T, path string, form url.Values) page {
 }
 
 var (
-	csrfRE  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-	nonceRE = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+	csrfRE   = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	nonceRE  = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
+	amountRE = regexp.MustCompile(`name="amount" value="([^"]+)"`)
 )
 
 func find(t *testing.T, re *regexp.Regexp, p page) string {
@@ -223,7 +224,7 @@ func TestUnlock(t *testing.T) {
 		// A form sent after the idle lock is not executed: the agent is
 		// asked for the PIN and told so.
 		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
-			"nonce": {find(t, nonceRE, confirm)}, "kind": {"medical"}})
+			"nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)}, "kind": {"medical"}})
 		if p.status != http.StatusUnauthorized || len(u.collections(t)) != 0 || u.srv.Unlocked() {
 			t.Fatalf("post after the idle time: %d, %d collections, unlocked %v", p.status, len(u.collections(t)), u.srv.Unlocked())
 		}
@@ -255,7 +256,7 @@ func (u *ui) collectPension(t *testing.T, n int, grade string) page {
 	mustContain(t, p, "选择缴费档次", grade+" 元/年")
 	confirm := u.get(t, "/collect/"+line.ID+"/confirm?grade="+grade)
 	return u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
-		"nonce": {find(t, nonceRE, confirm)}, "kind": {"pension"}, "grade": {grade}})
+		"nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)}, "kind": {"pension"}, "grade": {grade}})
 }
 
 func TestCollect(t *testing.T) {
@@ -277,7 +278,7 @@ func TestCollect(t *testing.T) {
 	if n := len(u.collections(t)); n != 0 {
 		t.Fatalf("the confirm page stored %d collections", n)
 	}
-	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)},
 		"kind": {"pension"}, "grade": {"300.00"}}
 	rec := u.post(t, "/collect/"+line.ID, form)
 	cs := u.collections(t)
@@ -303,7 +304,7 @@ func TestCollect(t *testing.T) {
 	// A second collection for the same line is refused in Chinese.
 	confirm = u.get(t, "/collect/"+line.ID+"/confirm?grade=500.00")
 	refused := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
-		"nonce": {find(t, nonceRE, confirm)}, "kind": {"pension"}, "grade": {"500.00"}})
+		"nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)}, "kind": {"pension"}, "grade": {"500.00"}})
 	if refused.status != http.StatusUnprocessableEntity || len(u.collections(t)) != 1 {
 		t.Fatalf("duplicate collect: %d, %d collections", refused.status, len(u.collections(t)))
 	}
@@ -374,7 +375,7 @@ func TestCSRF(t *testing.T) {
 	nonce := find(t, nonceRE, confirm)
 	for name, tok := range map[string][]string{"missing": nil, "wrong": {"bm90LXRoZS10b2tlbg"},
 		"unlock form's": {unlockTok}} {
-		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": tok, "nonce": {nonce}, "kind": {"medical"}})
+		p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": tok, "nonce": {nonce}, "amount": {"400.00"}, "kind": {"medical"}})
 		if p.status != http.StatusForbidden {
 			t.Fatalf("%s token: %d", name, p.status)
 		}
@@ -398,7 +399,7 @@ func TestCSRF(t *testing.T) {
 		t.Fatalf("unlock without token: %d, failures %d, %v", res.StatusCode, st.Failures, err)
 	}
 	// With the right token the same form works.
-	p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {nonce}, "kind": {"medical"}})
+	p := u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {nonce}, "amount": {"400.00"}, "kind": {"medical"}})
 	if p.status != 200 || len(u.collections(t)) != 1 {
 		t.Fatalf("with the token: %d, %d collections", p.status, len(u.collections(t)))
 	}
@@ -508,7 +509,7 @@ func TestCollectStorageFailure(t *testing.T) {
 	}
 	line := agenttest.Line(3, syncproto.KindMedical)
 	confirm := u.get(t, "/collect/"+line.ID+"/confirm")
-	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)}, "kind": {"medical"}}
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)}, "kind": {"medical"}}
 	p := u.post(t, "/collect/"+line.ID, form)
 	if p.status != http.StatusInternalServerError {
 		t.Fatalf("failed write: %d", p.status)
@@ -569,7 +570,7 @@ func TestSyncOK(t *testing.T) {
 	}
 
 	confirm := u.get(t, "/collect/"+l.ID+"/confirm")
-	u.post(t, "/collect/"+l.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+	u.post(t, "/collect/"+l.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)}, "amount": {find(t, amountRE, confirm)},
 		"kind": {"medical"}})
 	if st := u.syncAndWait(t); st.State != "done" || !strings.Contains(st.Message, "上传 1 条（服务器已确认 1") {
 		t.Fatalf("second sync: %+v", st)
@@ -675,5 +676,44 @@ func TestSyncLockedWhileRunning(t *testing.T) {
 	defer un.Lock()
 	if got, want := un.Secrets().Refresh, srv.RefreshToken(); got != want || got == u.Refresh {
 		t.Fatalf("sealed refresh token %q, the server's is %q (first %q)", got, want, u.Refresh)
+	}
+}
+
+// A roster line changed (by a sync) after its confirm page was shown is
+// not collected at the new amount the agent never confirmed: the agent is
+// told the new amount and nothing is stored.
+func TestCollectRosterChangedSinceConfirm(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	line := agenttest.Line(4, syncproto.KindPension)
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm?grade=300.00")
+	mustContain(t, confirm, "确认已收款 ¥300.00")
+	// A sync brings a ¥100 subsidy for the person: grade 300 now costs 200.
+	line.Subsidy, line.Category = syncproto.Yuan(100), syncproto.CategoryDibao
+	if err := u.Store.ApplyPage(t.Context(), []syncproto.Change{agenttest.Change(t, syncproto.EntityRosterEntry, line.ID,
+		"v:"+agenttest.Village, 100, line)}, "later"); err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"amount": {find(t, amountRE, confirm)}, "kind": {"pension"}, "grade": {"300.00"}}
+	p := u.post(t, "/collect/"+line.ID, form)
+	if p.status != http.StatusConflict || len(u.collections(t)) != 0 {
+		t.Fatalf("collect after the roster changed: %d, %+v", p.status, u.collections(t))
+	}
+	mustContain(t, p, "未收费，未开收据", "¥300.00", "¥200.00")
+	// Confirmed again at the new amount, it is collected.
+	confirm = u.get(t, "/collect/"+line.ID+"/confirm?grade=300.00")
+	mustContain(t, confirm, "确认已收款 ¥200.00")
+	p = u.post(t, "/collect/"+line.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"amount": {find(t, amountRE, confirm)}, "kind": {"pension"}, "grade": {"300.00"}})
+	if cs := u.collections(t); p.status != 200 || len(cs) != 1 || cs[0].Amount != syncproto.Yuan(200) {
+		t.Fatalf("collect at the new amount: %d, %+v", p.status, cs)
+	}
+	// A form without the amount confirmed takes nothing.
+	p = u.post(t, "/collect/"+agenttest.Line(5, syncproto.KindMedical).ID, url.Values{"csrf": {find(t, csrfRE, confirm)},
+		"nonce": {"n-5"}, "kind": {"medical"}})
+	if p.status != http.StatusBadRequest || len(u.collections(t)) != 1 {
+		t.Fatalf("collect without amount: %d, %d collections", p.status, len(u.collections(t)))
 	}
 }
