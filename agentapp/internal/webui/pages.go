@@ -350,6 +350,8 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request, sess *session) 
 // the first instead of taking the cash twice.
 func (s *Server) doCollect(w http.ResponseWriter, r *http.Request, sess *session) {
 	nonce := r.PostForm.Get("nonce")
+	s.collectMu.Lock()
+	defer s.collectMu.Unlock()
 	s.mu.Lock()
 	no, dup := sess.done[nonce]
 	s.mu.Unlock()

@@ -69,6 +69,10 @@ type Server struct {
 	key     []byte // HMAC key of the CSRF tokens, new each start
 	mux     *http.ServeMux
 
+	// collectMu makes a confirm sent twice at once (a double tap, a resent
+	// form) wait for the first and show its receipt.
+	collectMu sync.Mutex
+
 	mu   sync.Mutex
 	sess *session // nil when locked
 	sync syncStatus

@@ -717,3 +717,45 @@ func TestCollectRosterChangedSinceConfirm(t *testing.T) {
 		t.Fatalf("collect without amount: %d, %d collections", p.status, len(u.collections(t)))
 	}
 }
+
+// The same confirm sent several times at once (taps while the first is
+// on its way, a browser resending the form) takes the cash once and each
+// answer shows that one receipt, never "not collected".
+func TestCollectConcurrentResend(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	line := agenttest.Line(3, syncproto.KindMedical)
+	confirm := u.get(t, "/collect/"+line.ID+"/confirm")
+	form := url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"amount": {find(t, amountRE, confirm)}, "kind": {"medical"}}
+	const n = 6
+	pages := make([]page, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, u.base+"/collect/"+line.ID, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			res, err := u.http.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			pages[i] = page{status: res.StatusCode, url: res.Request.URL.Path, body: html.UnescapeString(string(b))}
+		}()
+	}
+	wg.Wait()
+	cs := u.collections(t)
+	if len(cs) != 1 {
+		t.Fatalf("%d collections stored, want 1", len(cs))
+	}
+	for _, p := range pages {
+		if p.status != 200 || p.url != "/receipt/"+cs[0].ReceiptNo {
+			t.Fatalf("an answer to the resent confirm: %d at %s\n%s", p.status, p.url, p.body)
+		}
+	}
+}
