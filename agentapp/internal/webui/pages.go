@@ -508,6 +508,7 @@ type depositView struct {
 	Amount string
 	Slip   string
 	Time   string
+	Nonce  string
 	Done   *localstore.Deposit
 }
 
@@ -515,18 +516,34 @@ type depositView struct {
 const depositLayout = "2006-01-02T15:04"
 
 func (s *Server) depositForm(w http.ResponseWriter, r *http.Request, sess *session) {
-	v := depositView{Time: s.now().In(shanghai()).Format(depositLayout)}
+	v := depositView{Time: s.now().In(shanghai()).Format(depositLayout), Nonce: randomToken()}
 	if l, err := s.collect.Limits(r.Context()); err == nil && l.Cash > 0 {
 		v.Amount = l.Cash.String()
 	}
 	s.render(w, r, sess, http.StatusOK, "deposit", "登记缴存", v)
 }
 
+// doDeposit records the deposit. The form's nonce makes a form sent
+// again (a double tap, a resent form) go home, where the deposit shows,
+// instead of recording a second deposit of what was collected since.
 func (s *Server) doDeposit(w http.ResponseWriter, r *http.Request, sess *session) {
 	v := depositView{Amount: strings.TrimSpace(r.PostForm.Get("amount")), Slip: strings.TrimSpace(r.PostForm.Get("slip")),
-		Time: strings.TrimSpace(r.PostForm.Get("time"))}
+		Time: strings.TrimSpace(r.PostForm.Get("time")), Nonce: r.PostForm.Get("nonce")}
 	bad := func(msg string) {
 		s.render(w, r, sess, http.StatusUnprocessableEntity, "deposit", "登记缴存", v, withError(msg))
+	}
+	if v.Nonce == "" {
+		s.fail(w, r, sess, http.StatusBadRequest, "缺少确认信息，未登记：请重新打开缴存页面")
+		return
+	}
+	s.collectMu.Lock()
+	defer s.collectMu.Unlock()
+	s.mu.Lock()
+	_, dup := sess.done["deposit:"+v.Nonce]
+	s.mu.Unlock()
+	if dup {
+		http.Redirect(w, r, "/home", http.StatusSeeOther)
+		return
 	}
 	if v.Slip == "" || v.Amount == "" {
 		bad("请填写缴款单号和金额")
@@ -550,6 +567,9 @@ func (s *Server) doDeposit(w http.ResponseWriter, r *http.Request, sess *session
 		return
 	}
 	d := res.Deposit
+	s.mu.Lock()
+	sess.done["deposit:"+v.Nonce] = d.ID
+	s.mu.Unlock()
 	s.addFlash(sess, fmt.Sprintf("已登记缴存：缴款单 %s，金额 ¥%s，覆盖 %d 笔收费合计 ¥%s", d.SlipNo, d.Amount, d.Count, d.Sum))
 	for _, wn := range res.Warnings {
 		s.addFlash(sess, "注意："+wn.MessageZH)

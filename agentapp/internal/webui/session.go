@@ -30,7 +30,7 @@ type session struct {
 	unlocked *keystore.Unlocked
 	lastSeen time.Time
 	flash    []string          // shown once on the next page
-	done     map[string]string // confirm nonce -> receipt number stored with it
+	done     map[string]string // confirm nonce -> receipt number stored with it; "deposit:"+nonce -> deposit ID
 }
 
 func randomToken() string {

@@ -69,8 +69,8 @@ type Server struct {
 	key     []byte // HMAC key of the CSRF tokens, new each start
 	mux     *http.ServeMux
 
-	// collectMu makes a confirm sent twice at once (a double tap, a resent
-	// form) wait for the first and show its receipt.
+	// collectMu makes a confirm or deposit sent twice at once (a double
+	// tap, a resent form) wait for the first and show its outcome.
 	collectMu sync.Mutex
 
 	mu   sync.Mutex

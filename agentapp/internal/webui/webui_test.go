@@ -349,17 +349,60 @@ func TestDeposit(t *testing.T) {
 	u.collectPension(t, 1, "300.00")
 	form := u.get(t, "/deposit")
 	mustContain(t, form, `value="300.00"`)
-	p := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, form)}, "amount": {"300"}, "slip": {"NS-0042"},
-		"time": {"2026-10-28T10:00"}})
+	p := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, form)}, "nonce": {find(t, nonceRE, form)}, "amount": {"300"},
+		"slip": {"NS-0042"}, "time": {"2026-10-28T10:00"}})
 	mustContain(t, p, "已登记缴存：缴款单 NS-0042", "覆盖 1 笔")
 	if !u.collections(t)[0].Deposited() {
 		t.Fatal("the collection is not covered by the deposit")
 	}
-	bad := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, p)}, "amount": {"三百"}, "slip": {"NS-0043"}})
+	form = u.get(t, "/deposit")
+	bad := u.post(t, "/deposit", url.Values{"csrf": {find(t, csrfRE, form)}, "nonce": {find(t, nonceRE, form)},
+		"amount": {"三百"}, "slip": {"NS-0043"}})
 	if bad.status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad amount: %d", bad.status)
 	}
 	mustContain(t, bad, `value="NS-0043"`) // what was typed is kept
+	if ds, err := u.Store.Deposits(t.Context(), u.DeviceID); err != nil || len(ds) != 1 {
+		t.Fatalf("deposits: %+v %v", ds, err)
+	}
+}
+
+// A deposit form sent again (a double tap without script, a resent form)
+// records no second deposit: not even of cash collected in between, which
+// the first slip does not cover, and the agent is not told "not recorded".
+func TestDepositResent(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	u.collectPension(t, 1, "300.00")
+	form := u.get(t, "/deposit")
+	values := url.Values{"csrf": {find(t, csrfRE, form)}, "nonce": {find(t, nonceRE, form)}, "amount": {"300"},
+		"slip": {"NS-0042"}, "time": {"2026-10-28T10:00"}}
+	if p := u.post(t, "/deposit", values); p.url != "/home" {
+		t.Fatalf("deposit: %d at %s", p.status, p.url)
+	}
+	again := u.post(t, "/deposit", values)
+	if again.status != 200 || again.url != "/home" || strings.Contains(again.body, "未登记") {
+		t.Fatalf("resent deposit: %d at %s\n%s", again.status, again.url, again.body)
+	}
+	u.collectPension(t, 2, "500.00")
+	again = u.post(t, "/deposit", values)
+	ds, err := u.Store.Deposits(t.Context(), u.DeviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 || again.url != "/home" {
+		t.Fatalf("resent deposit after another collection: at %s, deposits %+v", again.url, ds)
+	}
+	var held int
+	for _, c := range u.collections(t) {
+		if !c.Deposited() {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Fatalf("%d collections held, want the one after the deposit", held)
+	}
 }
 
 // A form posted without its token, or with another session's, changes
