@@ -1,0 +1,87 @@
+//go:build soak
+
+package faults_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"villagesync/agentapp/fleet"
+	"villagesync/server/internal/pgtest"
+)
+
+// envFloat reads a positive number from the environment, or def.
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// The soak (make soak): 200 tablets at once against one server for 60 s,
+// each collecting one payment a second (sixty times a busy agent), syncing
+// every 5 operations, a tenth of them out of coverage at a time. No sync
+// may fail; the fleet converges; the push and pull latencies and the
+// throughput are printed. SOAK_TABLETS, SOAK_SECONDS and SOAK_RATE change
+// the load.
+func TestSoak(t *testing.T) {
+	n := int(envFloat("SOAK_TABLETS", 200))
+	dur := time.Duration(envFloat("SOAK_SECONDS", 60) * float64(time.Second))
+	rate := envFloat("SOAK_RATE", 1)
+	env := newServerEnv(t, pgtest.NewURL(t))
+	srv := startServer(t, env)
+	db := openPool(t, env.dbURL)
+	start := time.Now()
+	f := newFleet(t, env, 61, n, srv.URL())
+	t.Logf("%d tablets enrolled and bootstrapped in %s", n, time.Since(start).Round(time.Millisecond))
+	f.ResetLatencies()
+	res, err := f.Run(t.Context(), fleet.Plan{Duration: dur, Rate: rate, SyncEvery: 5, VoidRate: 0.03, OfflineRate: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SyncFails > 0 {
+		t.Errorf("%d of %d syncs failed: %v", res.SyncFails, res.Syncs, res.SyncErrors)
+	}
+	lat := f.Latencies()
+	stats := requireConverged(t, f, db)
+	secs := res.Elapsed.Seconds()
+	var b strings.Builder
+	ms := func(d time.Duration) string {
+		return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " ms"
+	}
+	b.WriteString("\nsoak: " + strconv.Itoa(n) + " tablets, " + res.Elapsed.Round(time.Millisecond).String() +
+		", " + strconv.FormatFloat(rate, 'f', -1, 64) + " op/s per tablet, sync every 5 ops, 10 % offline\n")
+	row := func(name string, s fleet.Sample) {
+		b.WriteString("  " + name + strings.Repeat(" ", 10-len(name)) + "n=" + strconv.Itoa(len(s)) +
+			"  p50 " + ms(s.Percentile(50)) + "  p99 " + ms(s.Percentile(99)) + "  max " + ms(s.Percentile(100)) + "\n")
+	}
+	row("collect", lat.Collect)
+	row("push", lat.Push)
+	row("pull", lat.Pull)
+	b.WriteString("  throughput: " + strconv.FormatFloat(float64(res.Collected)/secs, 'f', 1, 64) + " collections/s, " +
+		strconv.FormatFloat(float64(res.Syncs)/secs, 'f', 1, 64) + " syncs/s, " +
+		strconv.FormatFloat(float64(len(lat.Push))/secs, 'f', 1, 64) + " push and " +
+		strconv.FormatFloat(float64(len(lat.Pull))/secs, 'f', 1, 64) + " pull requests/s\n")
+	b.WriteString("  records stored: " + strconv.Itoa(totalRecords(stats)) + ", retried requests: " + strconv.Itoa(retries(stats)) +
+		", failed syncs: " + strconv.Itoa(res.SyncFails) + ", server peak RSS: " + strconv.Itoa(peakRSS(srv.pid())/1024) + " MiB\n")
+	t.Log(b.String())
+}
+
+// peakRSS reads the peak resident set size (VmHWM, KiB) of process pid
+// since it started; 0 when it cannot.
+func peakRSS(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return kb
+		}
+	}
+	return 0
+}
