@@ -95,8 +95,14 @@ func (s *Server) current(r *http.Request) *session {
 
 // start replaces any session by a new one holding u, and sets its cookie.
 func (s *Server) start(w http.ResponseWriter, u *keystore.Unlocked) *session {
-	sess := &session{token: randomToken(), unlocked: u, lastSeen: s.now(), done: map[string]string{}}
 	s.mu.Lock()
+	if s.syncKey != nil && s.syncKey.DeviceID() == u.DeviceID() {
+		// A sync runs: the session shares its key, so that it holds the
+		// refresh token the sync rotates, not the one read before.
+		u.Lock()
+		u = s.syncKey
+	}
+	sess := &session{token: randomToken(), unlocked: u, lastSeen: s.now(), done: map[string]string{}}
 	s.dropLocked()
 	s.sess = sess
 	s.mu.Unlock()

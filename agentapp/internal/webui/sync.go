@@ -81,6 +81,11 @@ func (s *Server) startSync(w http.ResponseWriter, r *http.Request, sess *session
 		http.Redirect(w, r, "/sync", http.StatusSeeOther)
 		return
 	}
+	if s.sess != sess { // locked meanwhile: its key is gone
+		s.mu.Unlock()
+		s.locked(w, r)
+		return
+	}
 	s.sync = syncStatus{State: syncRunning, Run: s.sync.Run + 1, Total: -1, Message: "正在同步…", Started: s.now()}
 	s.syncKey = sess.unlocked
 	s.mu.Unlock()

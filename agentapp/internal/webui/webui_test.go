@@ -802,3 +802,85 @@ func TestCollectConcurrentResend(t *testing.T) {
 		}
 	}
 }
+
+// refreshHook runs before on the first refresh request and keeps the
+// refresh tokens the syncs present.
+type refreshHook struct {
+	before    func()
+	once      sync.Once
+	mu        sync.Mutex
+	presented []string
+}
+
+func (h *refreshHook) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/auth/refresh") {
+		h.once.Do(h.before)
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		var in struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		_ = json.Unmarshal(b, &in)
+		h.mu.Lock()
+		h.presented = append(h.presented, in.RefreshToken)
+		h.mu.Unlock()
+		r.Body = io.NopCloser(strings.NewReader(string(b)))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Locked and unlocked again while a sync's refresh is on its way (two
+// tabs, or lock and unlock in a hurry), the new session must hold the
+// refresh token that sync rotates, not the one the keystore held at the
+// unlock: presented again later, the spent token revokes the device.
+func TestSyncUnlockedAgainWhileRunning(t *testing.T) {
+	t.Parallel()
+	h := &refreshHook{}
+	u := newEmptyUI(t, func(c *webui.Config) { c.HTTPClient = &http.Client{Transport: h} })
+	h.before = func() {
+		u.srv.Lock()
+		p := u.get(t, "/unlock")
+		u.post(t, "/unlock", url.Values{"csrf": {find(t, csrfRE, p)}, "pin": {agenttest.PIN}})
+		if !u.srv.Unlocked() {
+			t.Error("no session after the unlock during the sync")
+		}
+	}
+	srv := fakeserver.New(t, u.DeviceID, u.Public, u.Refresh)
+	en, err := u.Store.Enrollment(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en.ServerURL = srv.URL
+	if err := u.Store.SaveEnrollment(t.Context(), en); err != nil {
+		t.Fatal(err)
+	}
+	srv.Upsert(syncproto.EntitySettings, "settings", "", agenttest.Settings())
+	u.mustUnlock(t)
+	page := u.get(t, "/sync")
+	u.post(t, "/sync", url.Values{"csrf": {find(t, csrfRE, page)}})
+	var st syncState
+	deadline := time.Now().Add(time.Minute)
+	for st.State != "done" && st.State != "failed" { // "locked" while the hook unlocks again
+		if time.Now().After(deadline) {
+			t.Fatalf("the first sync did not end: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := json.Unmarshal([]byte(u.get(t, "/sync/status.json").body), &st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.State != "done" {
+		t.Fatalf("first sync: %+v", st)
+	}
+	rotated := srv.RefreshToken()
+	if st := u.syncAndWait(t); st.State != "done" {
+		t.Fatalf("second sync: %+v", st)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.presented) != 2 || h.presented[0] != u.Refresh || h.presented[1] != rotated {
+		t.Fatalf("refresh tokens presented %q, want %q then %q", h.presented, u.Refresh, rotated)
+	}
+}
