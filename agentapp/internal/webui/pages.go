@@ -37,6 +37,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /lock", s.auth(s.lock))
 	m.HandleFunc("GET /home", s.auth(s.home))
 	m.HandleFunc("GET /search", s.auth(s.search))
+	m.HandleFunc("POST /search", s.auth(s.search))
 	m.HandleFunc("GET /collect/{line}", s.auth(s.chooseGrade))
 	m.HandleFunc("GET /collect/{line}/confirm", s.auth(s.confirm))
 	m.HandleFunc("POST /collect/{line}", s.auth(s.doCollect))
@@ -220,9 +221,26 @@ type searchView struct {
 	Persons []person
 }
 
+// search finds persons on the roster. The form is posted and its query
+// kept in the session, then shown by GET /search?last=1: a full resident
+// ID typed in must not go into a URL, which the browser keeps in its
+// history on the tablet's disk.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *session) {
+	if r.Method == http.MethodPost {
+		s.mu.Lock()
+		sess.query = r.PostForm.Get("q")
+		s.mu.Unlock()
+		http.Redirect(w, r, "/search?last=1", http.StatusSeeOther)
+		return
+	}
 	v := searchView{Query: r.URL.Query().Get("q")}
-	if _, ok := r.URL.Query()["q"]; !ok {
+	_, ok := r.URL.Query()["q"]
+	if r.URL.Query().Get("last") == "1" {
+		s.mu.Lock()
+		v.Query, ok = sess.query, true
+		s.mu.Unlock()
+	}
+	if !ok {
 		s.render(w, r, sess, http.StatusOK, "search", "查找缴费人", v)
 		return
 	}

@@ -30,6 +30,7 @@ type session struct {
 	unlocked *keystore.Unlocked
 	lastSeen time.Time
 	flash    []string          // shown once on the next page
+	query    string            // the last search (see Server.search)
 	done     map[string]string // confirm nonce -> receipt number stored with it; "deposit:"+nonce -> deposit ID
 }
 

@@ -884,3 +884,36 @@ func TestSyncUnlockedAgainWhileRunning(t *testing.T) {
 		t.Fatalf("refresh tokens presented %q, want %q then %q", h.presented, u.Refresh, rotated)
 	}
 }
+
+// A person searched by full resident ID is found, and the ID goes into no
+// URL (the browser keeps URLs in its history on the tablet's disk) nor
+// into the browser's form autofill.
+func TestSearchFullIDNotInURL(t *testing.T) {
+	t.Parallel()
+	u := newUI(t)
+	u.mustUnlock(t)
+	form := u.get(t, "/search")
+	mustContain(t, form, `<form method="post" action="/search"`, `autocomplete="off"`)
+	id := string(agenttest.ResidentID(3))
+	req, _ := http.NewRequest(http.MethodPost, u.base+"/search",
+		strings.NewReader(url.Values{"csrf": {find(t, csrfRE, form)}, "q": {id}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	res, err := u.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), "张三") || !strings.Contains(string(b), "收医疗") {
+		t.Fatalf("search by full ID: %d\n%s", res.StatusCode, b)
+	}
+	if strings.Contains(res.Request.URL.String(), id[:14]) {
+		t.Fatalf("the resident ID is in the URL %s", res.Request.URL)
+	}
+	// A search kept by the session is the agent's own: it shows again
+	// (back from a person), and a form without the token finds nothing.
+	mustContain(t, u.get(t, "/search?last=1"), "张三")
+	if p := u.post(t, "/search", url.Values{"q": {id}}); p.status != http.StatusForbidden {
+		t.Fatalf("search without token: %d", p.status)
+	}
+}
