@@ -90,6 +90,9 @@ func TestConsoleEndToEnd(t *testing.T) {
 	if got := pageText(t, ctx, "#today-stats"); !strings.Contains(got, "3 笔") || !strings.Contains(got, total.String()) {
 		t.Errorf("today's status shows %q, want 3 collections of %s", got, total)
 	}
+	if got := pageText(t, ctx, "#village-progress tbody tr:first-child"); !strings.Contains(got, "北临城社区") || !strings.Contains(got, total.String()) {
+		t.Errorf("village progress shows %q, want the demo village with %s collected", got, total)
+	}
 	browsertest.Screenshot(t, ctx, "township-home")
 	for _, p := range []struct{ path, name, want string }{
 		{"/township/agents", "township-agents", "代办员"},
@@ -107,7 +110,7 @@ func TestConsoleEndToEnd(t *testing.T) {
 	browsertest.Screenshot(t, ctx, "township-enrollment-code")
 
 	browsertest.Do(t, ctx, "cut today's batch",
-		chromedp.Navigate(e.base+"/township/batch"), chromedp.Click("#cut"), chromedp.WaitVisible("#approve-form"))
+		chromedp.Navigate(e.base+"/township/batches"), chromedp.Click("#cut"), chromedp.WaitVisible("#approve-form"))
 	loc := browsertest.Get(t, ctx, "batch page", chromedp.Location())
 	batchID := loc[strings.LastIndex(loc, "/")+1:]
 	if got := pageText(t, ctx, "#batch-total"); got != total.String()+" 元" {

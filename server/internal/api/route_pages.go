@@ -28,8 +28,8 @@ func (s *Server) pageRoutes() []Route {
 		{Method: get, Path: "/account", Handler: w.Account, Roles: staff, Page: true},
 
 		{Method: get, Path: "/township", Handler: w.TownshipHome, Roles: twp, Page: true},
-		{Method: get, Path: "/township/batch", Handler: w.TownshipBatches, Roles: twp, Page: true},
-		{Method: post, Path: "/township/batch/cut", Handler: w.CutBatch, Roles: twp, Page: true},
+		{Method: get, Path: "/township/batches", Handler: w.TownshipBatches, Roles: twp, Page: true},
+		{Method: post, Path: "/township/batches/cut", Handler: w.CutBatch, Roles: twp, Page: true},
 		{Method: get, Path: "/township/batches/:id", Handler: w.BatchReview, Roles: twp, Page: true, Scope: ScopeTownship, Target: s.batchTarget},
 		{Method: post, Path: "/township/batches/:id/approve", Handler: w.ApproveBatch, Roles: twp, Page: true, Scope: ScopeTownship, Target: s.batchTarget},
 		{Method: post, Path: "/township/batches/:id/reject", Handler: w.RejectBatch, Roles: twp, Page: true, Scope: ScopeTownship, Target: s.batchTarget},

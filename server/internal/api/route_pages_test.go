@@ -31,10 +31,10 @@ var pageCases = map[string]pageCase{
 	"GET /account": func(*fixture, bool) (string, url.Values) { return "/account", nil },
 
 	"GET /township":       func(*fixture, bool) (string, url.Values) { return "/township", nil },
-	"GET /township/batch": func(*fixture, bool) (string, url.Values) { return "/township/batch", nil },
-	"POST /township/batch/cut": func(f *fixture, _ bool) (string, url.Values) {
+	"GET /township/batches": func(*fixture, bool) (string, url.Values) { return "/township/batches", nil },
+	"POST /township/batches/cut": func(f *fixture, _ bool) (string, url.Values) {
 		f.waitingCollection(true)
-		return "/township/batch/cut", nil
+		return "/township/batches/cut", nil
 	},
 	"GET /township/batches/:id": func(f *fixture, in bool) (string, url.Values) {
 		return "/township/batches/" + f.emptyBatch(in, "submitted"), nil

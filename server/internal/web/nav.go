@@ -24,7 +24,7 @@ var (
 // holds the others'. The order is the order shown.
 var nav = []NavItem{
 	{Path: "/township", Label: "今日概况", Roles: townshipStaff},
-	{Path: "/township/batch", Label: "当日批次", Roles: townshipStaff},
+	{Path: "/township/batches", Label: "当日批次", Roles: townshipStaff},
 	{Path: "/township/agents", Label: "代办员现金", Roles: townshipStaff},
 	{Path: "/township/devices", Label: "平板终端", Roles: townshipStaff},
 	{Path: "/township/flags", Label: "异常记录", Roles: townshipStaff},

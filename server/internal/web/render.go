@@ -195,10 +195,11 @@ func (c *Console) funcs() template.FuncMap {
 			return fmt.Sprint(v)
 		},
 		// masked hides the birth date and sequence of an ID number.
-		"masked": func(id string) string { return syncproto.ResidentID(id).Masked() },
-		"kind":   func(k any) string { return syncproto.Kind(fmt.Sprint(k)).Label() },
-		"state":  BatchStateLabel,
-		"role":   func(r any) string { return RoleLabel(auth.Role(fmt.Sprint(r))) },
+		"masked":    func(id string) string { return syncproto.ResidentID(id).Masked() },
+		"kind":      func(k any) string { return syncproto.Kind(fmt.Sprint(k)).Label() },
+		"kindShort": func(k any) string { return syncproto.Kind(fmt.Sprint(k)).ShortLabel() },
+		"state":     BatchStateLabel,
+		"role":      func(r any) string { return RoleLabel(auth.Role(fmt.Sprint(r))) },
 		// datetime and date show times in Asia/Shanghai.
 		"datetime": func(v any) string { return c.formatTime(v, "2006-01-02 15:04") },
 		"date":     func(v any) string { return c.formatTime(v, time.DateOnly) },

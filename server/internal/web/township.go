@@ -2,6 +2,7 @@ package web
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"villagesync/server/internal/auth"
+	"villagesync/server/internal/progress"
 	"villagesync/server/internal/remit"
 	"villagesync/server/internal/store"
 	vsync "villagesync/server/internal/sync"
@@ -25,6 +27,7 @@ type townshipHome struct {
 	Over     int
 	Alerts   int
 	Flagged  int
+	Progress progress.Table // per village, this collection year
 }
 
 // TownshipHome is today at a glance: what was collected, deposited and
@@ -66,7 +69,33 @@ func (c *Console) TownshipHome(e echo.Context) error {
 		return err
 	}
 	h.Flagged = len(flagged)
+	year, err := c.collectionYear(ctx)
+	if err != nil {
+		return err
+	}
+	if h.Progress, err = progress.NewService(c.db, c.settings).Villages(ctx, year, p.Township); err != nil {
+		return err
+	}
 	return c.Render(e, http.StatusOK, "township_home", "今日概况", h)
+}
+
+// collectionYear is the coverage year being collected: the one whose
+// collection period holds today, else the latest with settings, else this
+// calendar year.
+func (c *Console) collectionYear(ctx context.Context) (int, error) {
+	all, err := c.settings.All(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	now := c.db.Now()
+	current, latest := 0, 0
+	for _, y := range all {
+		if y.InPeriod(now) {
+			current = max(current, y.Year)
+		}
+		latest = max(latest, y.Year)
+	}
+	return cmp.Or(current, latest, now.In(c.shanghai).Year()), nil
 }
 
 // TownshipBatches lists the township's batches, today's first, with a
