@@ -38,9 +38,14 @@ var (
 	serverErr  error
 )
 
-// buildServer builds the real server binary once per test process.
+// buildServer builds the real server binary once per test process, or
+// takes the one FAULTS_SERVER_BIN names (built before, e.g. from a clean
+// checkout).
 func buildServer(t testing.TB) string {
 	t.Helper()
+	if bin := os.Getenv("FAULTS_SERVER_BIN"); bin != "" {
+		return bin
+	}
 	serverOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "villagesync-faults-")
 		if err != nil {

@@ -31,25 +31,31 @@ func TestServerKilledDuringPushFlood(t *testing.T) {
 		res, err := f.Run(t.Context(), fleet.Plan{Ops: sz.ops, SyncEvery: 3, VoidRate: 0.05})
 		done <- runOut{res, err}
 	}()
-	// Kill once the flood is on: a quarter of the records in, the run not
-	// over.
-	for count(t, db, `SELECT count(*) FROM mutation`) < base+sz.tablets*sz.ops/4 {
-		select {
-		case out := <-done:
-			t.Fatalf("the run ended before the kill: %+v %v", out.res, out.err)
-		case <-time.After(20 * time.Millisecond):
+	// Kill once the flood is on (a quarter of the records in, the run not
+	// over), restart, and again in the long version.
+	var acked map[string]string
+	var atKill int
+	for k := 1; k <= sz.faults; k++ {
+		for count(t, db, `SELECT count(*) FROM mutation`) < base+k*sz.tablets*sz.ops/(2*sz.faults+2) {
+			select {
+			case out := <-done:
+				t.Fatalf("the run ended before kill %d: %+v %v", k, out.res, out.err)
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
+		if acked == nil {
+			acked = ackedRecords(t, f)
+		}
+		srv.kill()
+		atKill = count(t, db, `SELECT count(*) FROM mutation`)
+		time.Sleep(500 * time.Millisecond) // the tablets meet a dead server
+		srv.start()
 	}
-	acked := ackedRecords(t, f)
-	srv.kill()
-	atKill := count(t, db, `SELECT count(*) FROM mutation`)
-	time.Sleep(500 * time.Millisecond) // the tablets meet a dead server
-	srv.start()
 	out := <-done
 	if out.err != nil {
 		t.Fatal(out.err)
 	}
-	t.Logf("run: %+v; %d records acked before the kill, %d stored at the kill", out.res, len(acked), atKill)
+	t.Logf("run: %+v; %d kill(s); %d records acked before the first, %d stored at the last", out.res, sz.faults, len(acked), atKill)
 	stats := requireConverged(t, f, db)
 	if retries(stats) == 0 {
 		t.Error("no sync request was retried: the kill never reached the tablets")
