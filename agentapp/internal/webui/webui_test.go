@@ -917,3 +917,34 @@ func TestSearchFullIDNotInURL(t *testing.T) {
 		t.Fatalf("search without token: %d", p.status)
 	}
 }
+
+// Names are shown escaped and whole (rare characters outside the BMP
+// included) on the search, confirm, receipt and receipts pages. The other
+// tests read pages unescaped, so none of them would notice.
+func TestNameEscaped(t *testing.T) {
+	t.Parallel()
+	u := newEmptyUI(t)
+	l := agenttest.Line(6, syncproto.KindMedical)
+	l.Name = `𠀀<img src=x onerror=alert(1)>"&`
+	u.Seed(t, agenttest.Settings(), 1001, 100, l)
+	u.mustUnlock(t)
+	raw := func(path string) string {
+		t.Helper()
+		res, err := u.http.Get(u.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	confirm := u.get(t, "/collect/"+l.ID+"/confirm")
+	u.post(t, "/collect/"+l.ID, url.Values{"csrf": {find(t, csrfRE, confirm)}, "nonce": {find(t, nonceRE, confirm)},
+		"amount": {find(t, amountRE, confirm)}, "kind": {"medical"}})
+	for _, path := range []string{"/search?q=" + url.QueryEscape("𠀀"), "/collect/" + l.ID + "/confirm", "/receipt/1001", "/receipts"} {
+		b := raw(path)
+		if strings.Contains(b, "<img") || !strings.Contains(b, "𠀀&lt;img src=x onerror=alert(1)&gt;&#34;&amp;") {
+			t.Fatalf("%s shows the name unescaped or cut:\n%s", path, b)
+		}
+	}
+}
