@@ -25,6 +25,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := webui.CheckLoopback(*addr); err != nil {
 		return usageError{err}
 	}
+	if *idle <= 0 {
+		return usageError{fmt.Errorf("--idle must be a positive duration such as 10m, got %s", *idle)}
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", *addr)
 	if err != nil {

@@ -23,3 +23,17 @@ func TestServeRefusesNonLoopback(t *testing.T) {
 		}
 	}
 }
+
+// An idle time of zero or less would mean "never lock" or "lock at once":
+// both are refused rather than quietly replaced.
+func TestServeRefusesNonPositiveIdle(t *testing.T) {
+	t.Parallel()
+	tab := agenttest.NewTablet(t, nil, "")
+	for _, idle := range []string{"0", "-1m"} {
+		err := run(t.Context(), []string{"--db", tab.Path, "serve", "--idle", idle}, strings.NewReader(""), io.Discard, io.Discard)
+		var ue usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--idle") {
+			t.Fatalf("serve --idle %s: %v", idle, err)
+		}
+	}
+}

@@ -150,8 +150,12 @@ func (s *Server) Handler() http.Handler { return s.secure(s.mux) }
 // Serve serves the UI on ln until ctx ends, locking an idle session as its
 // time runs out, and locks the keystore when it returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests do not end with ctx: at Ctrl-C a collect being written
+	// finishes (Shutdown waits for it) rather than being cut off.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -170,6 +174,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	err := hs.Serve(ln)
+	stop() // a failed Serve ends the idle timer too
 	<-done
 	s.Lock()
 	if errors.Is(err, http.ErrServerClosed) {
