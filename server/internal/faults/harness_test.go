@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +23,10 @@ import (
 	"villagesync/server/internal/demo"
 	"villagesync/server/internal/pglocal"
 	"villagesync/server/internal/pgtest"
+	"villagesync/server/internal/roster"
+	"villagesync/server/internal/settings"
+	"villagesync/server/internal/store"
+	"villagesync/syncproto"
 )
 
 func TestMain(m *testing.M) {
@@ -363,4 +368,39 @@ func count(t testing.TB, db *pgxpool.Pool, sql string, args ...any) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// loadRosters imports generated 2026 pension and medical rosters of
+// perVillage residents in each demo village through the real import, as
+// the demo HRSS and medical security users: more people to collect from
+// than the demo's 50 a village. Call it before the fleet bootstraps.
+func loadRosters(t testing.TB, dbURL string, perVillage int) {
+	t.Helper()
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	db, err := store.Open(ctx, dbURL, log, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	svc := roster.NewService(db, settings.NewService(db), log)
+	residents := demo.GenerateResidents(demo.Seed, demo.Villages(), perVillage, 2026)
+	for _, k := range []struct {
+		user string
+		role auth.Role
+		kind syncproto.Kind
+	}{{"hrss", auth.RoleHRSS, syncproto.KindPension}, {"medsec", auth.RoleMedsec, syncproto.KindMedical}} {
+		u, err := db.UserByUsername(ctx, db.Pool, k.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := demo.WriteRosterCSV(&buf, demo.RosterRows(residents, demo.KindSettings(k.kind)), demo.EncodingUTF8); err != nil {
+			t.Fatal(err)
+		}
+		p := auth.Principal{UserID: u.ID, Username: u.Username, Role: k.role}
+		if _, err := svc.Import(auth.WithPrincipal(ctx, p), p, "fleet-"+string(k.kind)+".csv", buf.Bytes(), false); err != nil {
+			t.Fatalf("import %s roster: %v", k.kind, err)
+		}
+	}
 }

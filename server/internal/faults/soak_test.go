@@ -25,15 +25,19 @@ func envFloat(name string, def float64) float64 {
 // each collecting one payment a second (sixty times a busy agent), syncing
 // every 5 operations, a tenth of them out of coverage at a time. No sync
 // may fail; the fleet converges; the push and pull latencies and the
-// throughput are printed. SOAK_TABLETS, SOAK_SECONDS and SOAK_RATE change
-// the load.
+// throughput are printed. The 21 demo villages get 500 residents each on
+// both rosters (21,000 lines; a tablet holds its village's 1,000).
+// SOAK_TABLETS, SOAK_SECONDS, SOAK_RATE and SOAK_PER_VILLAGE change the
+// load.
 func TestSoak(t *testing.T) {
 	n := int(envFloat("SOAK_TABLETS", 200))
 	dur := time.Duration(envFloat("SOAK_SECONDS", 60) * float64(time.Second))
 	rate := envFloat("SOAK_RATE", 1)
+	perVillage := int(envFloat("SOAK_PER_VILLAGE", 500))
 	env := newServerEnv(t, pgtest.NewURL(t))
 	srv := startServer(t, env)
 	db := openPool(t, env.dbURL)
+	loadRosters(t, env.dbURL, perVillage) // enough people that 200 tablets do not run out of payers
 	start := time.Now()
 	f := newFleet(t, env, 61, n, srv.URL())
 	t.Logf("%d tablets enrolled and bootstrapped in %s", n, time.Since(start).Round(time.Millisecond))
@@ -65,6 +69,9 @@ func TestSoak(t *testing.T) {
 		strconv.FormatFloat(float64(res.Syncs)/secs, 'f', 1, 64) + " syncs/s, " +
 		strconv.FormatFloat(float64(len(lat.Push))/secs, 'f', 1, 64) + " push and " +
 		strconv.FormatFloat(float64(len(lat.Pull))/secs, 'f', 1, 64) + " pull requests/s\n")
+	b.WriteString("  operations: " + strconv.Itoa(res.Ops) + " (" + strconv.Itoa(res.Collected) + " collections, " +
+		strconv.Itoa(res.Voided) + " voids, " + strconv.Itoa(res.Deposited) + " deposits, " + strconv.Itoa(res.Refused) +
+		" refused: paid already, subsidised or collected by this tablet)\n")
 	b.WriteString("  records stored: " + strconv.Itoa(totalRecords(stats)) + ", retried requests: " + strconv.Itoa(retries(stats)) +
 		", failed syncs: " + strconv.Itoa(res.SyncFails) + ", server peak RSS: " + strconv.Itoa(peakRSS(srv.pid())/1024) + " MiB\n")
 	t.Log(b.String())
