@@ -49,6 +49,8 @@ func (s *Server) pageRoutes() []Route {
 		{Method: post, Path: "/tax/batches/:id/postings", Handler: w.PostBatch, Roles: taxOffice, Page: true},
 		{Method: post, Path: "/tax/postings/report.csv", Handler: w.PostingReport, Roles: taxOffice, Page: true},
 		{Method: get, Path: "/tax/reconciliation", Handler: w.Reconciliation, Roles: taxOffice, Page: true},
+		{Method: get, Path: "/tax/refunds", Handler: w.TaxRefunds, Roles: taxOffice, Page: true},
+		{Method: post, Path: "/tax/refunds/:id/approve", Handler: w.ApproveRefund, Roles: []auth.Role{auth.RoleTax}, Page: true, Scope: ScopeTownship, Target: s.refundTarget},
 	}
 }
 

@@ -30,7 +30,7 @@ var pageCases = map[string]pageCase{
 	"GET /":        func(*fixture, bool) (string, url.Values) { return "/", nil },
 	"GET /account": func(*fixture, bool) (string, url.Values) { return "/account", nil },
 
-	"GET /township":       func(*fixture, bool) (string, url.Values) { return "/township", nil },
+	"GET /township":         func(*fixture, bool) (string, url.Values) { return "/township", nil },
 	"GET /township/batches": func(*fixture, bool) (string, url.Values) { return "/township/batches", nil },
 	"POST /township/batches/cut": func(f *fixture, _ bool) (string, url.Values) {
 		f.waitingCollection(true)
@@ -79,6 +79,10 @@ var pageCases = map[string]pageCase{
 	},
 	"POST /tax/postings/report.csv": func(*fixture, bool) (string, url.Values) {
 		return "/tax/postings/report.csv", url.Values{"report": {`[{"row":2,"column":"序号","value":"9","code":"posting_no_line","message":"no line 9","message_zh":"无第 9 行"}]`}}
+	},
+	"GET /tax/refunds": func(*fixture, bool) (string, url.Values) { return "/tax/refunds", nil },
+	"POST /tax/refunds/:id/approve": func(f *fixture, in bool) (string, url.Values) {
+		return "/tax/refunds/" + f.refund(in, "requested") + "/approve", nil
 	},
 	"GET /tax/reconciliation": func(*fixture, bool) (string, url.Values) {
 		return "/tax/reconciliation?date=2026-11-20", nil

@@ -31,6 +31,7 @@ var nav = []NavItem{
 	{Path: "/township/refunds", Label: "退费", Roles: townshipStaff},
 	{Path: "/tax/batches", Label: "批次", Roles: taxStaff},
 	{Path: "/tax/reconciliation", Label: "对账", Roles: taxStaff},
+	{Path: "/tax/refunds", Label: "退费审核", Roles: taxStaff},
 }
 
 // navFor is the menu of a role, the entry of the current page marked.

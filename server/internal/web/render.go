@@ -211,7 +211,8 @@ func (c *Console) funcs() template.FuncMap {
 		"pngData": func(b []byte) template.URL {
 			return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))
 		},
-		"add": func(a, b int) int { return a + b },
+		"add":     func(a, b int) int { return a + b },
+		"receipt": func(n int64) string { return syncproto.FormatReceipt(n) },
 	}
 }
 

@@ -2,12 +2,14 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -180,4 +182,33 @@ func (c *Console) Reconciliation(e echo.Context) error {
 	}
 	return c.Render(e, http.StatusOK, "tax_reconciliation", "对账", map[string]any{
 		"Date": day.Format(time.DateOnly), "Township": e.QueryParam("township"), "Townships": ts, "Names": names, "R": r})
+}
+
+// TaxRefunds lists refunds, those waiting for the tax office first.
+func (c *Console) TaxRefunds(e echo.Context) error {
+	rs, err := c.remit.Refunds(e.Request().Context(), principal(e), e.QueryParam("state"))
+	if err != nil {
+		return err
+	}
+	slices.SortStableFunc(rs, func(a, b store.Refund) int {
+		return cmp.Compare(refundOrder(a.State), refundOrder(b.State))
+	})
+	return c.Render(e, http.StatusOK, "tax_refunds", "退费审核", map[string]any{"Refunds": rs, "State": e.QueryParam("state")})
+}
+
+func refundOrder(state string) int {
+	if state == "requested" {
+		return 0
+	}
+	return 1
+}
+
+// ApproveRefund approves a requested refund; the township then pays it
+// back and records it.
+func (c *Console) ApproveRefund(e echo.Context) error {
+	if _, err := c.remit.MoveRefund(e.Request().Context(), principal(e), e.Param("id"), "approved"); err != nil {
+		return c.flashError(e, err, "/tax/refunds")
+	}
+	c.SetFlash(e, true, "退费已批准，待镇街退款")
+	return e.Redirect(http.StatusSeeOther, "/tax/refunds")
 }
