@@ -153,10 +153,15 @@ type area struct{ code, name string }
 // table fills a row per area with the counts of the store; a code counted
 // but not among areas (it should not happen) gets a row named by its code.
 func (s *Service) table(ctx context.Context, year int, township string, areas []area) (Table, error) {
-	counts, err := s.db.ProgressCounts(ctx, year, township)
+	counts, err := s.db.ProgressRoster(ctx, year, township)
 	if err != nil {
 		return Table{}, fmt.Errorf("progress: %w", err)
 	}
+	paid, err := s.db.ProgressPaid(ctx, year, township)
+	if err != nil {
+		return Table{}, fmt.Errorf("progress: %w", err)
+	}
+	counts = append(counts, paid...)
 	t := Table{Year: year, Township: township, Rows: make([]Row, 0, len(areas))}
 	index := make(map[string]int, len(areas))
 	for _, a := range areas {

@@ -82,7 +82,7 @@ func (s *Service) OverTime(ctx context.Context, year int, township string, throu
 	if err != nil {
 		return Series{}, err
 	}
-	counts, err := s.db.ProgressCounts(ctx, year, "")
+	counts, err := s.db.ProgressRoster(ctx, year, "")
 	if err != nil {
 		return Series{}, fmt.Errorf("progress: %w", err)
 	}

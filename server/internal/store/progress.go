@@ -27,26 +27,31 @@ type ProgressCount struct {
 	AmountFen  int64 // sum of the paid collections
 }
 
-// ProgressCounts counts, per area and kind for a year, the roster lines
-// and the paid collections: per village of township, or per township of
-// the district when township is "".
-func (db *DB) ProgressCounts(ctx context.Context, year int, township string) ([]ProgressCount, error) {
+// ProgressRoster counts, per area and kind for a year, the roster lines:
+// per village of township, or per township of the district when township
+// is "". Paid and AmountFen are zero.
+func (db *DB) ProgressRoster(ctx context.Context, year int, township string) ([]ProgressCount, error) {
 	rows, err := db.Pool.Query(ctx, `
-		WITH r AS (
-			SELECT CASE WHEN $2 = '' THEN township_code ELSE village_code END AS code, kind,
-				count(*) AS roster, count(*) FILTER (WHERE fully_subsidised) AS subsidised
-			FROM roster_entry WHERE year = $1 AND ($2 = '' OR township_code = $2)
-			GROUP BY 1, 2
-		), p AS (
-			SELECT CASE WHEN $2 = '' THEN township_code ELSE village_code END AS code, kind,
-				count(DISTINCT person) AS paid, sum(amount_fen) AS amount
-			FROM (`+paidCollections+`) c
-			GROUP BY 1, 2
-		)
-		SELECT coalesce(r.code, p.code), coalesce(r.kind, p.kind), coalesce(r.roster, 0)::int,
-			coalesce(r.subsidised, 0)::int, coalesce(p.paid, 0)::int, coalesce(p.amount, 0)::bigint
-		FROM r FULL JOIN p ON p.code = r.code AND p.kind = r.kind
-		ORDER BY 1, 2`, year, township)
+		SELECT CASE WHEN $2 = '' THEN township_code ELSE village_code END, kind,
+			count(*)::int, (count(*) FILTER (WHERE fully_subsidised))::int, 0, 0::bigint
+		FROM roster_entry WHERE year = $1 AND ($2 = '' OR township_code = $2)
+		GROUP BY 1, 2 ORDER BY 1, 2`, year, township)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ProgressCount])
+	return out, translate(err)
+}
+
+// ProgressPaid counts, per area and kind for a year, the persons paid and
+// the money: per village of township, or per township of the district
+// when township is "". Roster and Subsidised are zero.
+func (db *DB) ProgressPaid(ctx context.Context, year int, township string) ([]ProgressCount, error) {
+	rows, err := db.Pool.Query(ctx, `
+		SELECT CASE WHEN $2 = '' THEN township_code ELSE village_code END, kind, 0, 0,
+			count(DISTINCT person)::int, sum(amount_fen)::bigint
+		FROM (`+paidCollections+`) c
+		GROUP BY 1, 2 ORDER BY 1, 2`, year, township)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -69,15 +74,13 @@ type ProgressDay struct {
 // whole district (""), ordered by township, kind and day. Days on which
 // nothing was paid are absent.
 func (db *DB) ProgressDays(ctx context.Context, year int, township string) ([]ProgressDay, error) {
+	// One sort: a person's first paid collection of a kind is the first
+	// of its window.
 	rows, err := db.Pool.Query(ctx, `
-		WITH c AS (`+paidCollections+`),
-		firsts AS (
-			SELECT township_code, kind, min(business_day) AS day FROM c GROUP BY township_code, kind, person
-		)
-		SELECT township_code, kind, day, sum(n)::int, sum(amount)::bigint FROM (
-			SELECT township_code, kind, day, count(*) AS n, 0::bigint AS amount FROM firsts GROUP BY 1, 2, 3
-			UNION ALL
-			SELECT township_code, kind, business_day, 0, sum(amount_fen) FROM c GROUP BY 1, 2, 3
+		SELECT township_code, kind, business_day, (count(*) FILTER (WHERE first))::int, sum(amount_fen)::bigint FROM (
+			SELECT township_code, kind, business_day, amount_fen,
+				row_number() OVER (PARTITION BY township_code, kind, person ORDER BY business_day) = 1 AS first
+			FROM (`+paidCollections+`) c
 		) x
 		GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, year, township)
 	if err != nil {

@@ -186,20 +186,29 @@ func (c *Console) RosterReport(e echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	format := e.QueryParam("format")
-	switch format {
-	case "", "csv":
-		format, err = "csv", roster.WriteReportCSV(&buf, errs)
-	case "xlsx":
-		err = roster.WriteReportXLSX(&buf, errs)
-	default:
-		return syncproto.Errorf(syncproto.CodeInvalidInput, "format must be csv or xlsx", "format 须为 csv 或 xlsx")
-	}
+	format, data, err := csvOrXLSX(e.QueryParam("format"),
+		func(w io.Writer) error { return roster.WriteReportCSV(w, errs) },
+		func(w io.Writer) error { return roster.WriteReportXLSX(w, errs) })
 	if err != nil {
 		return err
 	}
-	return attachment(e, "roster-errors-"+imp.ID+"."+format, remit.ContentType(format), buf.Bytes())
+	return attachment(e, "roster-errors-"+imp.ID+"."+format, remit.ContentType(format), data)
+}
+
+// csvOrXLSX writes a table in the format asked for ("" is csv) and
+// returns the format's name and the file.
+func csvOrXLSX(format string, writeCSV, writeXLSX func(io.Writer) error) (string, []byte, error) {
+	var buf bytes.Buffer
+	var err error
+	switch format {
+	case "", "csv":
+		format, err = "csv", writeCSV(&buf)
+	case "xlsx":
+		err = writeXLSX(&buf)
+	default:
+		return "", nil, syncproto.Errorf(syncproto.CodeInvalidInput, "format must be csv or xlsx", "format 须为 csv 或 xlsx")
+	}
+	return format, buf.Bytes(), err
 }
 
 // attachment sends data as a file download.
@@ -247,21 +256,14 @@ func (c *Console) PaidDownload(e echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	format := e.QueryParam("format")
-	switch format {
-	case "", "csv":
-		format, err = "csv", remit.WritePaidCSV(&buf, rows)
-	case "xlsx":
-		err = remit.WritePaidXLSX(&buf, rows)
-	default:
-		return syncproto.Errorf(syncproto.CodeInvalidInput, "format must be csv or xlsx", "format 须为 csv 或 xlsx")
-	}
+	format, data, err := csvOrXLSX(e.QueryParam("format"),
+		func(w io.Writer) error { return remit.WritePaidCSV(w, rows) },
+		func(w io.Writer) error { return remit.WritePaidXLSX(w, rows) })
 	if err != nil {
 		return err
 	}
 	if k, ok := roster.KindOf(principal(e).Role); ok {
 		kind = k // the service narrowed it so: name the file after it
 	}
-	return attachment(e, remit.PaidFilename(year, kind, village, format), remit.ContentType(format), buf.Bytes())
+	return attachment(e, remit.PaidFilename(year, kind, village, format), remit.ContentType(format), data)
 }
