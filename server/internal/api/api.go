@@ -77,6 +77,7 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 		}),
 		s.logRequests,
 		s.recoverPanics,
+		syncLimit(2*int(db.Pool.Config().MaxConns)), // before the body and the gzip writer are taken
 		middleware.BodyLimit(cfg.BodyLimit),
 		middleware.Gzip(),
 		middleware.Decompress(),

@@ -138,7 +138,7 @@ func fillOthers(ctx context.Context, d *district, n int) error {
 			'R' || cid, 'upsert', '2026-11-19T02:00:00Z' FROM gen`,
 		`INSERT INTO device_sync (device_id, last_seq) SELECT device_id, max(seq) FROM gen GROUP BY device_id
 		ON CONFLICT (device_id) DO UPDATE SET last_seq = excluded.last_seq`,
-		`UPDATE village_sync v SET last_seq = m.s FROM (SELECT village_code, max(seq) AS s FROM sync_change GROUP BY village_code) m
+		`UPDATE village_sync v SET last_seq = 100000 + m.n FROM (SELECT village_code, count(*) AS n FROM gen GROUP BY village_code) m
 		WHERE v.village_code = m.village_code AND v.village_code <> $1`,
 		`ANALYZE`,
 	}

@@ -304,9 +304,16 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	pt.entries = map[string]*lockedEntry{}
 	pt.removed = map[string]store.RosterEntry{}
 	var people []string
+	// One statement locks every line of the push, in ID order (a query
+	// per line was a seventh of a push's round trips).
+	locked, err := pt.s.db.RosterEntriesForUpdate(ctx, pt.tx, entryIDs)
+	if err != nil {
+		return err
+	}
 	for _, id := range entryIDs {
-		e, seq, err := pt.s.db.RosterEntryForUpdate(ctx, pt.tx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		l, ok := locked[id]
+		e, seq := l.RosterEntry, l.ChangeSeq
+		if !ok {
 			r, ok, err := pt.s.db.RemovedRosterLine(ctx, pt.tx, id)
 			if err != nil {
 				return err
@@ -316,9 +323,6 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 				people = append(people, r.ResidentID)
 			}
 			continue
-		}
-		if err != nil {
-			return err
 		}
 		if slices.Contains(pt.dev.Villages, e.VillageCode) && !pt.villages[e.VillageCode] {
 			return store.ErrRetry // moved into one of our villages since the unlocked read
