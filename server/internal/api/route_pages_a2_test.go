@@ -359,6 +359,13 @@ func TestConsoleAdmin(t *testing.T) {
 	}
 	c.open(auth.RoleTownship, http.MethodPost, "/users", url.Values{"username": {"x1"}, "password": {pw},
 		"township_code": {"370403009"}, "villages": {"370403009001"}}, http.StatusForbidden)
+	// Out of their township: another township's villages and agents.
+	c.open(auth.RoleTownship, http.MethodGet, "/admin/villages?township="+twpY, nil, http.StatusForbidden)
+	c.open(auth.RoleTownship, http.MethodPost, "/users/"+f.user["agentb"].ID+"/disable", nil, http.StatusForbidden)
+	if u, _ := f.db.UserByID(t.Context(), f.db.Pool, f.user["agentb"].ID); u.Disabled {
+		t.Error("township staff disabled another township's agent")
+	}
+	mustContain(t, "own villages", c.open(auth.RoleTownship, http.MethodGet, "/admin/villages", nil, http.StatusOK), "北临城社区")
 
 	c.open(auth.RoleAdmin, http.MethodPost, "/admin/settings", settingsForm(settings.Shandong2026Medical("370403"), "380.00"), http.StatusSeeOther)
 	all, err := settings.NewService(f.db).All(t.Context(), 2026)
