@@ -210,7 +210,7 @@ func TestConsoleDashboard(t *testing.T) {
 	c.open(auth.RoleAdmin, http.MethodGet, "/dashboard?township=370403999", nil, http.StatusNotFound)
 	// A year without settings: figures, and a note instead of a chart.
 	body = c.open(auth.RoleHRSS, http.MethodGet, "/dashboard?year=2030", nil, http.StatusOK)
-	mustContain(t, "2030", body, "2030 年度尚未设置征收期")
+	mustContain(t, "2030", body, "2030 年度尚未设置征收期", `<option value="2030" selected>`)
 }
 
 // validID completes 17 digits with their check digit.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -111,6 +112,10 @@ func (c *Console) yearParam(ctx context.Context, q string) (int, []int, error) {
 		y, err := strconv.Atoi(q)
 		if err != nil || y < 2000 || y > 2100 {
 			return 0, nil, syncproto.Errorf(syncproto.CodeInvalidInput, "year must be a year such as 2027", "年度须为年份，如 2027")
+		}
+		if !slices.Contains(years, y) {
+			years = append(years, y) // the picker shows the year asked for
+			slices.Sort(years)
 		}
 		return y, years, nil
 	}
