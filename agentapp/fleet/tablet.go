@@ -261,8 +261,8 @@ var refusals = []syncproto.Code{collect.CodeAlreadyPaid, collect.CodeFullySubsid
 // collects from a roster line chosen at random (a grade chosen at random
 // for pension). When the dual limit stops a collection it deposits the
 // cash held and collects; when receipt numbers run out it syncs and
-// collects. An error is returned only for what a real agent could not go
-// on from.
+// collects (offline, it counts the refusal). An error is returned only
+// for what a real agent could not go on from.
 func (t *Tablet) Step(ctx context.Context, voidRate float64) (Op, error) {
 	if t.unlocked == nil {
 		return Op{}, errors.New("fleet: " + t.Name + " is not enrolled")
@@ -308,6 +308,11 @@ func (t *Tablet) collect(ctx context.Context, req collect.Request) (Op, error) {
 			if _, err := t.Deposit(ctx); err != nil {
 				return Op{}, err
 			}
+		case code == collect.CodeNoReceipts && t.net.offline.Load():
+			// Out of numbers and out of coverage: no collection until
+			// the next sync.
+			t.ops.Refused[string(code)]++
+			return Op{Kind: OpRefused, Code: string(code)}, nil
 		case code == collect.CodeNoReceipts && attempt == 0:
 			if _, err := t.Sync(ctx); err != nil {
 				return Op{}, err
