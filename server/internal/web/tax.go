@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -107,20 +105,11 @@ func (c *Console) ExportDay(e echo.Context) error {
 // outcome; a refused file shows its row-level error report, which can be
 // downloaded as CSV.
 func (c *Console) PostBatch(e echo.Context) error {
-	fh, err := e.FormFile("file")
-	if err != nil {
-		return syncproto.Errorf(syncproto.CodeInvalidInput, "choose the posting result file to upload", "请选择要上传的入库结果文件")
-	}
-	f, err := fh.Open()
+	name, data, err := formFile(e, "the posting result file", "入库结果文件")
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return err
-	}
-	res, postErr := c.remit.Post(e.Request().Context(), principal(e), e.Param("id"), filepath.Base(fh.Filename), data)
+	res, postErr := c.remit.Post(e.Request().Context(), principal(e), e.Param("id"), name, data)
 	var ce *syncproto.Error
 	if postErr != nil && (!errors.As(postErr, &ce) || ce.Code == syncproto.CodeInternal ||
 		ce.Code == syncproto.CodeForbidden || ce.Code == syncproto.CodeNotFound) {

@@ -10,9 +10,12 @@
 package web
 
 import (
+	"bytes"
 	"embed"
+	"io"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -23,6 +26,7 @@ import (
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 	vsync "villagesync/server/internal/sync"
+	"villagesync/syncproto"
 )
 
 //go:embed templates/*.html
@@ -95,4 +99,27 @@ func (c *Console) Sessions() auth.SessionLimits { return c.cfg.Sessions }
 func principal(e echo.Context) auth.Principal {
 	p, _ := auth.FromContext(e.Request().Context())
 	return p
+}
+
+// formFile reads the file uploaded in the form field "file": its base
+// name and content. what and whatZH name the file in the error of a form
+// sent without one, or with an empty one.
+func formFile(e echo.Context, what, whatZH string) (string, []byte, error) {
+	fh, err := e.FormFile("file")
+	if err != nil {
+		return "", nil, syncproto.Errorf(syncproto.CodeInvalidInput, "choose "+what+" to upload", "请选择要上传的"+whatZH)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return "", nil, syncproto.Errorf(syncproto.CodeInvalidInput, what+" is empty", "上传的"+whatZH+"为空")
+	}
+	return filepath.Base(fh.Filename), data, nil
 }
