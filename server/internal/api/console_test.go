@@ -244,6 +244,22 @@ func TestConsoleSession(t *testing.T) {
 		f.do(http.MethodPatch, "/api/v1/users/"+f.user["tax"].ID, f.token[auth.RoleAdmin], map[string]bool{"disabled": true}, http.StatusOK, nil)
 		expired(t, f, token)
 	})
+	t.Run("OKExpiredSwept", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t)
+		old, _ := f.consoleSession(auth.RoleTax)
+		f.consoleSession(auth.RoleHRSS)
+		f.clock.Add(auth.DefaultSessionLimits.Absolute + time.Minute)
+		f.consoleSession(auth.RoleTax)
+		var n int
+		if err := f.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM web_session`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("%d sessions stored after a login past the others' expiry, want 1", n)
+		}
+		expired(t, f, old)
+	})
 	t.Run("ErrForgedToken", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t)

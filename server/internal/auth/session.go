@@ -59,6 +59,11 @@ func (s *Service) LoginSession(ctx context.Context, username, password string, l
 	now := s.db.Now()
 	p := principalOf(u, "")
 	err = s.db.InTx(ctx, func(tx pgx.Tx) error {
+		// Expired sessions are swept at each login (an indexed delete), so
+		// the table holds no more than the sessions of the last Absolute.
+		if _, err := s.db.DeleteEndedWebSessions(ctx, tx, now); err != nil {
+			return err
+		}
 		if err := s.db.InsertWebSession(ctx, tx, hash, u.ID, csrf, now, now.Add(lim.Absolute)); err != nil {
 			return err
 		}

@@ -96,3 +96,10 @@ func (db *DB) FlaggedCollections(ctx context.Context, township string, limit int
 	}
 	return out, translate(rows.Err())
 }
+
+// DeleteEndedWebSessions removes the sessions past their absolute expiry
+// (revoked ones included) and reports how many.
+func (db *DB) DeleteEndedWebSessions(ctx context.Context, q Querier, now time.Time) (int64, error) {
+	tag, err := q.Exec(ctx, `DELETE FROM web_session WHERE expires_at < $1`, now)
+	return tag.RowsAffected(), translate(err)
+}
