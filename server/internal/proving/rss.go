@@ -96,6 +96,7 @@ func MeasureRSS(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 	var pushes, pulls []time.Duration
 	var errs []error
 	var wg sync.WaitGroup
+	began := time.Now()
 	for _, t := range d.tablets {
 		wg.Go(func() {
 			err := func() error {
@@ -142,6 +143,7 @@ func MeasureRSS(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 		})
 	}
 	wg.Wait()
+	elapsed := time.Since(began)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%d of %d tablets failed, first: %w", len(errs), n, errs[0])
 	}
@@ -154,7 +156,8 @@ func MeasureRSS(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 		Name:   fmt.Sprintf("server peak RSS, %d tablets at once (bootstrap %d lines each, then %d × push %d + pull)", n, 2*perVillage, rounds, per),
 		Figure: mb(peak), Unit: "MB", Baseline: mb(idle), BaseWhat: "the same server process idle after start-up",
 		Ratio: float64(peak) / float64(idle), RatioWhat: "of idle", Goal: "≤ 300 MB", Met: mb(peak) <= 300,
-		Detail: fmt.Sprintf("push p50 %.0f ms p99 %.0f ms, pull p50 %.0f ms p99 %.0f ms",
+		Detail: fmt.Sprintf("%d pushes and %d pulls in %.0f s; push p50 %.0f ms p99 %.0f ms, pull p50 %.0f ms p99 %.0f ms",
+			len(pushes), len(pulls), elapsed.Seconds(),
 			ms(percentile(pushes, 50)), ms(percentile(pushes, 99)), ms(percentile(pulls, 50)), ms(percentile(pulls, 99))),
 	}}, nil
 }
