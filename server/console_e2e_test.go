@@ -137,6 +137,14 @@ func TestConsoleEndToEnd(t *testing.T) {
 		t.Errorf("flash %q", got)
 	}
 	browsertest.Screenshot(t, ctx, "township-batch-approved")
+	// The same page on a tablet held upright: the layout reflows, nothing
+	// is wider than the screen but the line table, which scrolls.
+	browsertest.Do(t, ctx, "tablet viewport", chromedp.EmulateViewport(800, 1280))
+	if w := browsertest.Get(t, ctx, "page width", chromedp.Evaluate[int]("document.documentElement.scrollWidth")); w > 800 {
+		t.Errorf("on a tablet the page is %d px wide, wider than the 800 px screen", w)
+	}
+	browsertest.Screenshot(t, ctx, "township-batch-tablet")
+	browsertest.Do(t, ctx, "laptop viewport", chromedp.EmulateReset())
 	browsertest.Do(t, ctx, "logout", chromedp.Click("#logout"), chromedp.WaitVisible("#bye"))
 
 	// The tax office: the approved batch, its download, the posting.
