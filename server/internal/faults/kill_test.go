@@ -19,6 +19,7 @@ func TestServerKilledDuringPushFlood(t *testing.T) {
 	env := newServerEnv(t, pgtest.NewURL(t))
 	srv := startServer(t, env)
 	db := openPool(t, env.dbURL)
+	longRosters(t, env.dbURL)
 	f := newFleet(t, env, 11, sz.tablets, srv.URL())
 	base := count(t, db, `SELECT count(*) FROM mutation`)
 
@@ -31,12 +32,12 @@ func TestServerKilledDuringPushFlood(t *testing.T) {
 		res, err := f.Run(t.Context(), fleet.Plan{Ops: sz.ops, SyncEvery: 3, VoidRate: 0.05})
 		done <- runOut{res, err}
 	}()
-	// Kill once the flood is on (a quarter of the records in, the run not
-	// over), restart, and again in the long version.
+	// Kill once the flood is on (records coming in, the run not over),
+	// restart, and again in the long version.
 	var acked map[string]string
 	var atKill int
 	for k := 1; k <= sz.faults; k++ {
-		for count(t, db, `SELECT count(*) FROM mutation`) < base+k*sz.tablets*sz.ops/(2*sz.faults+2) {
+		for count(t, db, `SELECT count(*) FROM mutation`) < base+sz.faultAt(k) {
 			select {
 			case out := <-done:
 				t.Fatalf("the run ended before kill %d: %+v %v", k, out.res, out.err)

@@ -27,6 +27,7 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 	srv := startServer(t, env)
 	pid := srv.pid()
 	db := openPool(t, env.dbURL)
+	longRosters(t, env.dbURL)
 	f := newFleet(t, env, 31, sz.tablets, srv.URL())
 
 	type runOut struct {
@@ -40,7 +41,7 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 	}()
 	ctx := context.WithoutCancel(t.Context())
 	for k := 1; k <= sz.faults; k++ {
-		for count(t, db, `SELECT count(*) FROM mutation`) < k*sz.tablets*sz.ops/(2*sz.faults+2) {
+		for count(t, db, `SELECT count(*) FROM mutation`) < sz.faultAt(k) {
 			select {
 			case out := <-done:
 				t.Fatalf("the run ended before restart %d: %+v %v", k, out.res, out.err)

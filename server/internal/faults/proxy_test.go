@@ -25,6 +25,7 @@ func TestFlakyNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
+	longRosters(t, env.dbURL)
 	start := time.Now()
 	f := newFleet(t, env, 21, sz.tablets, p.URL())
 	t.Logf("fleet ready in %s", time.Since(start))

@@ -74,6 +74,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 func runAndSummarise(t *testing.T, env serverEnv, seed int64, n int, plan fleet.Plan, urls ...string) []string {
 	t.Helper()
 	db := openPool(t, env.dbURL)
+	longRosters(t, env.dbURL)
 	f := newFleet(t, env, seed, n, urls...)
 	res, err := f.Run(t.Context(), plan)
 	if err != nil {
