@@ -358,3 +358,26 @@ func TestConsoleCSRF(t *testing.T) {
 		t.Errorf("no flash after approving: %.500s", mainOf(page))
 	}
 }
+
+// TestConsoleFlags: the township sees its flagged payments by their
+// Chinese names, not another township's.
+func TestConsoleFlags(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.flaggedCollection(true)
+	theirs := f.flaggedCollection(false)
+	if _, err := f.db.Pool.Exec(t.Context(), `UPDATE collection SET name = '李四' WHERE id = $1`, theirs); err != nil {
+		t.Fatal(err)
+	}
+	token, _ := f.consoleSession(auth.RoleTownship)
+	for _, path := range []string{"/township/flags", "/township/refunds"} {
+		rec := f.page(http.MethodGet, path, token, nil)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || !strings.Contains(body, `<span class="tag warn">重复缴费</span>`) || !strings.Contains(body, "张三") {
+			t.Errorf("%s: %d, want township X's duplicate payment of 张三 named 重复缴费: %.500s", path, rec.Code, mainOf(rec))
+		}
+		if strings.Contains(body, "李四") {
+			t.Errorf("%s shows township Y's payment", path)
+		}
+	}
+}

@@ -213,6 +213,7 @@ func (c *Console) funcs() template.FuncMap {
 		},
 		"add":     func(a, b int) int { return a + b },
 		"receipt": func(n int64) string { return syncproto.FormatReceipt(n) },
+		"flag":    FlagLabel,
 	}
 }
 

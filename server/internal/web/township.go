@@ -340,3 +340,16 @@ func (c *Console) CompleteRefund(e echo.Context) error {
 	c.SetFlash(e, true, "已登记退费完成")
 	return e.Redirect(http.StatusSeeOther, "/township/refunds")
 }
+
+// flagLabels are the short Chinese names of the flags the server raises on
+// collections and deposits (sync.Flag*); the code shows for any other.
+var flagLabels = map[string]string{
+	"duplicate_payment": "重复缴费", "not_on_roster": "不在清册", "moved_village": "属其他村居",
+	"amount_mismatch": "金额不符", "outside_period": "征缴期外", "receipt_out_of_range": "收据号不在号段",
+	"receipt_reused": "收据号重复", "deposit_count_mismatch": "解缴笔数不符", "deposit_sum_mismatch": "解缴金额不符",
+	"deposit_chain_mismatch": "解缴链头不符", "deposit_slip_mismatch": "缴款单金额不符",
+	"paid_elsewhere": "已他处缴费", "fully_subsidised": "全额代缴",
+}
+
+// FlagLabel is the Chinese name of a flag.
+func FlagLabel(code string) string { return cmp.Or(flagLabels[code], code) }
