@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -200,7 +201,17 @@ func (f *Fleet) Run(ctx context.Context, p Plan) (Result, error) {
 		cover := rand.New(rand.NewPCG(uint64(f.seed)^0x5eed, uint64(t.Index)+1))
 		var tick *time.Ticker
 		if p.Rate > 0 {
-			tick = time.NewTicker(time.Duration(float64(time.Second) / p.Rate))
+			every := time.Duration(float64(time.Second) / p.Rate)
+			// Tablets do not move in lockstep: each starts at its own
+			// point of the interval (golden-ratio spacing), or 200 of
+			// them would sync in the same instant every SyncEvery ticks.
+			_, frac := math.Modf(float64(t.Index) * 0.6180339887)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(frac * float64(every))):
+			}
+			tick = time.NewTicker(every)
 			defer tick.Stop()
 		}
 		dep0 := t.ops.Deposited
