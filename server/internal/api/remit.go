@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -123,37 +122,16 @@ func (s *Server) exportBatch(c echo.Context) error {
 // exportDay downloads every batch of a day (approved by default) as one
 // ZIP of files in the format asked for.
 func (s *Server) exportDay(c echo.Context) error {
-	ctx := c.Request().Context()
 	day, err := s.remit.ParseDay(c.QueryParam("date"))
 	if err != nil {
 		return err
 	}
-	state := c.QueryParam("state")
-	if state == "" {
-		state = remit.StateApproved
-	}
-	format := c.QueryParam("format")
-	if format == "" {
-		format = "csv"
-	}
-	bs, err := s.remit.List(ctx, principal(c), store.BatchFilter{State: state, Day: &day})
+	data, name, err := s.remit.ExportDay(c.Request().Context(), principal(c), day, c.QueryParam("state"), c.QueryParam("format"))
 	if err != nil {
 		return err
 	}
-	files := map[string][]byte{}
-	for _, b := range bs {
-		data, _, _, err := s.remit.Export(ctx, principal(c), b.ID, format)
-		if err != nil {
-			return err
-		}
-		files[fmt.Sprintf("%s-%s-r%d-%s.%s", b.BusinessDay, b.TownshipCode, b.Revision, b.ID, format)] = data
-	}
-	var buf bytes.Buffer
-	if err := remit.WriteZIP(&buf, files, s.db.Now()); err != nil {
-		return err
-	}
-	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", "batches-"+day.Format(time.DateOnly)+".zip"))
-	return c.Blob(http.StatusOK, "application/zip", buf.Bytes())
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
+	return c.Blob(http.StatusOK, "application/zip", data)
 }
 
 func (s *Server) postBatch(c echo.Context) error {
