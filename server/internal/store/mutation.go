@@ -70,6 +70,29 @@ func (db *DB) MutationHash(ctx context.Context, q Querier, device string, seq in
 	return h, translate(err)
 }
 
+// InsertMutations stores the mutations of a push with one COPY (a push
+// reads no mutation row it writes, so they are written together at its
+// end rather than one INSERT each).
+func (db *DB) InsertMutations(ctx context.Context, tx pgx.Tx, ms []StoredMutation) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"mutation"}, []string{"device_id", "seq", "id", "kind", "device_time",
+		"device_time_text", "prev_hash", "payload", "hash", "signature", "received_at", "status", "reject_code",
+		"reject_reason", "township_code"}, pgx.CopyFromSlice(len(ms), func(i int) ([]any, error) {
+		m := ms[i]
+		return []any{m.DeviceID, m.Seq, m.ID, m.Kind, m.DeviceTime, m.DeviceTimeText, m.PrevHash, m.Payload, m.Hash,
+			m.Signature, m.ReceivedAt, m.Status, null(m.RejectCode), null(m.RejectReason), m.TownshipCode}, nil
+	}))
+	return translate(err)
+}
+
 // InsertMutation stores one mutation of a chain.
 func (db *DB) InsertMutation(ctx context.Context, tx pgx.Tx, m StoredMutation) error {
 	_, err := tx.Exec(ctx, `INSERT INTO mutation (device_id, seq, id, kind, device_time, device_time_text, prev_hash, payload, hash, signature,

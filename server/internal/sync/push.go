@@ -123,7 +123,8 @@ type pushTx struct {
 	streams  map[string]bool // device streams locked
 	villages map[string]bool // village streams locked
 	ranges   []store.ReceiptRangeRow
-	receipts map[int64]bool // receipt numbers this device used
+	receipts map[int64]bool         // receipt numbers this device used
+	stored   []store.StoredMutation // the push's mutations, written at its end
 }
 
 type lockedEntry struct {
@@ -200,6 +201,9 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 				return resp, nil, err
 			}
 			resp.Outcomes = append(resp.Outcomes, out)
+		}
+		if err := pt.s.db.InsertMutations(ctx, pt.tx, pt.stored); err != nil {
+			return resp, nil, err
 		}
 		if err := pt.topUpReceipts(ctx); err != nil {
 			return resp, nil, err
@@ -413,7 +417,8 @@ func (pt *pushTx) apply(ctx context.Context, d decoded) (syncproto.Outcome, erro
 		sm.Status, sm.RejectCode, sm.RejectReason = "rejected", string(d.reject.Code), d.reject.Message
 		out.Status, out.Code, out.Reason, out.ReasonZH = syncproto.OutcomeRejected, d.reject.Code, d.reject.Message, d.reject.MessageZH
 	}
-	return out, pt.s.db.InsertMutation(ctx, pt.tx, sm)
+	pt.stored = append(pt.stored, sm) // written with one COPY at the end of the push
+	return out, nil
 }
 
 // collection stores cash: always, flagged when something is wrong.
@@ -561,11 +566,8 @@ func (pt *pushTx) inRange(n int64) bool {
 
 // setPaid changes a roster line's paid flag, as a change of its village.
 func (pt *pushTx) setPaid(ctx context.Context, e *lockedEntry, paid bool) error {
-	seq, err := pt.s.db.AppendVillageChange(ctx, pt.tx, e.VillageCode, syncproto.EntityRosterEntry, e.ID, syncproto.OpUpsert, pt.now)
+	seq, err := pt.s.db.SetRosterPaidLogged(ctx, pt.tx, e.VillageCode, e.ID, paid, pt.now)
 	if err != nil {
-		return err
-	}
-	if err := pt.s.db.SetRosterPaid(ctx, pt.tx, e.ID, paid, seq, pt.now); err != nil {
 		return err
 	}
 	e.Paid, e.changeSeq = paid, seq
