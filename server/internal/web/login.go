@@ -30,10 +30,12 @@ type loginPage struct {
 }
 
 // safeNext keeps a redirect target on this site: a path, never a scheme
-// or another host ("//evil", "/\evil").
+// or another host ("//evil", "/\evil"). Control characters are refused
+// outright: browsers drop tabs and newlines anywhere in a URL, so
+// "/\t/evil" would be "//evil" to them.
 func safeNext(next string) string {
 	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return ""
 	}
 	return next

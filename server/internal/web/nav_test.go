@@ -16,6 +16,12 @@ func TestSafeNext(t *testing.T) {
 		"https://evil.example/":       "",
 		"javascript:alert(1)":         "",
 		"/x\r\nSet-Cookie: a=b":       "",
+		// Browsers drop tabs and newlines anywhere in a URL, and leading
+		// control characters: these are "//evil.example" to them.
+		"/\t/evil.example": "",
+		"/\n/evil.example": "",
+		"/\x00/evil":       "",
+		"/\t\\evil":        "",
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
