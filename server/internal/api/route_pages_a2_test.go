@@ -392,3 +392,48 @@ func TestConsoleAdmin(t *testing.T) {
 		t.Error("tax gets the settings form, or not the settings")
 	}
 }
+
+// TestConsoleRosterApplyStale: a dry run's apply is refused once another
+// file of the kind was applied after it — it would undo that file's
+// changes, which the dry run never showed — and nothing changes; the same
+// form sent again after its own apply stays a no-op.
+func TestConsoleRosterApplyStale(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	c := newConsole(f)
+	head := "姓名,公民身份号码,村居,险种,人员类别,缴费年度,应缴金额,代缴金额\n"
+	fileA := head + "张三,11010519491231002X," + vilA + ",医疗,一般,2026,400.00,0\n"
+	fileB := head + "李四," + validID(t, "37040319800101003") + "," + vilA + ",医疗,一般,2026,400.00,0\n"
+	dryRun := func(file string) url.Values {
+		body := c.open(auth.RoleMedsec, http.MethodPost, "/hrss/rosters", url.Values{"@file": {"r.csv", file}}, http.StatusOK)
+		id, content := hiddenDryRun.FindStringSubmatch(body), hiddenContent.FindStringSubmatch(body)
+		if id == nil || content == nil {
+			t.Fatalf("no apply form: %s", body)
+		}
+		return url.Values{"dry_run_id": {id[1]}, "content": {html.UnescapeString(content[1])}}
+	}
+	names := func() string {
+		var s string
+		if err := f.db.Pool.QueryRow(t.Context(), `SELECT coalesce(string_agg(name, ',' ORDER BY name), '') FROM roster_entry`).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	formA := dryRun(fileA)
+	f.do(http.MethodPost, "/api/v1/rosters?filename=b.csv", f.token[auth.RoleMedsec], rawBody{fileB}, http.StatusCreated, nil)
+	body := c.open(auth.RoleMedsec, http.MethodPost, "/hrss/rosters/apply", formA, http.StatusConflict)
+	mustContain(t, "stale apply", body, "重新上传试导入")
+	if got := names(); got != "李四" {
+		t.Fatalf("after a stale apply the roster is %q, want B's 李四 alone", got)
+	}
+
+	formA = dryRun(fileA)
+	c.open(auth.RoleMedsec, http.MethodPost, "/hrss/rosters/apply", formA, http.StatusSeeOther)
+	if got := names(); got != "张三" {
+		t.Fatalf("after a fresh dry run and apply the roster is %q, want A's 张三", got)
+	}
+	if loc := c.open(auth.RoleMedsec, http.MethodPost, "/hrss/rosters/apply", formA, http.StatusSeeOther); loc != "/hrss/rosters" {
+		t.Errorf("the same apply again: to %q, want the history with 'unchanged'", loc)
+	}
+}

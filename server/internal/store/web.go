@@ -103,3 +103,13 @@ func (db *DB) DeleteEndedWebSessions(ctx context.Context, q Querier, now time.Ti
 	tag, err := q.Exec(ctx, `DELETE FROM web_session WHERE expires_at < $1`, now)
 	return tag.RowsAffected(), translate(err)
 }
+
+// RosterAppliedAfter reports whether another file of kind (other content
+// than imp's) was applied after the import imp (by upload time, then ID):
+// the roster then differs from the one imp's dry run was checked against.
+func (db *DB) RosterAppliedAfter(ctx context.Context, kind string, imp RosterImport) (bool, error) {
+	var yes bool
+	err := db.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM roster_import WHERE kind = $1 AND status = 'applied'
+		AND (uploaded_at, id) > ($2, $3) AND content_sha256 <> $4)`, kind, imp.UploadedAt, imp.ID, imp.ContentSHA256).Scan(&yes)
+	return yes, translate(err)
+}

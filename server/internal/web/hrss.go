@@ -125,8 +125,9 @@ func (c *Console) RosterDryRun(e echo.Context) error {
 
 // RosterApply applies the file of a dry run. The file comes back from
 // the dry run's page; it must be the one the caller's dry run checked
-// (same content hash), so what is applied is exactly the diff shown. The
-// import validates it again: settings or the roster may have changed.
+// (same content hash), and no other file may have been applied since,
+// so what is applied is the diff shown. The import validates it again:
+// settings may have changed.
 func (c *Console) RosterApply(e echo.Context) error {
 	ctx := e.Request().Context()
 	p := principal(e)
@@ -140,6 +141,15 @@ func (c *Console) RosterApply(e echo.Context) error {
 		subtle.ConstantTimeCompare(sum[:], dry.ContentSHA256) != 1 {
 		return syncproto.Errorf(syncproto.CodeInvalidInput,
 			"this is not the file of your dry run: upload it again", "提交的文件与试导入的文件不一致，请重新上传")
+	}
+	// The diff shown is against the roster as it was: another file applied
+	// since would be silently undone by this one.
+	if changed, err := c.db.RosterAppliedAfter(ctx, dry.Kind, dry); err != nil {
+		return err
+	} else if changed {
+		return syncproto.Errorf(syncproto.CodeConflict,
+			"the roster changed since your dry run (another file was applied): run the dry run again",
+			"试导入之后清册已有其他文件导入，本次试导入结果已失效，请重新上传试导入")
 	}
 	res, err := c.roster.Import(ctx, p, dry.Filename, data, false)
 	if errors.Is(err, roster.ErrRefused) {
