@@ -42,6 +42,7 @@ func TestSoak(t *testing.T) {
 	f := newFleet(t, env, 61, n, srv.URL())
 	t.Logf("%d tablets enrolled and bootstrapped in %s", n, time.Since(start).Round(time.Millisecond))
 	f.ResetLatencies()
+	cpu0 := cpuTime(srv.pid())
 	res, err := f.Run(t.Context(), fleet.Plan{Duration: dur, Rate: rate, SyncEvery: 5, VoidRate: 0.03, OfflineRate: 0.1})
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d of %d syncs failed: %v", res.SyncFails, res.Syncs, res.SyncErrors)
 	}
 	lat := f.Latencies()
+	cpu := cpuTime(srv.pid()) - cpu0
 	stats := requireConverged(t, f, db)
 	secs := res.Elapsed.Seconds()
 	var b strings.Builder
@@ -74,6 +76,9 @@ func TestSoak(t *testing.T) {
 		" refused: paid already, subsidised or collected by this tablet)\n")
 	b.WriteString("  records stored: " + strconv.Itoa(totalRecords(stats)) + ", retried requests: " + strconv.Itoa(retries(stats)) +
 		", failed syncs: " + strconv.Itoa(res.SyncFails) + ", server peak RSS: " + strconv.Itoa(peakRSS(srv.pid())/1024) + " MiB\n")
+	b.WriteString("  server CPU during the run: " + cpu.Round(10*time.Millisecond).String() + " (" +
+		strconv.FormatFloat(100*cpu.Seconds()/secs, 'f', 0, 64) + " % of one core), " +
+		strconv.FormatFloat(float64(res.Collected+res.Voided+res.Deposited)/cpu.Seconds(), 'f', 0, 64) + " records per server CPU second\n")
 	t.Log(b.String())
 }
 
@@ -91,4 +96,21 @@ func peakRSS(pid int) int {
 		}
 	}
 	return 0
+}
+
+// cpuTime reads the user and system CPU time process pid has used
+// (/proc/PID/stat, in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: the fields start after its ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
