@@ -162,10 +162,16 @@ func withCSRF(form url.Values, ss auth.Session) url.Values {
 }
 
 // pageOK reports whether a page answered as a success: 2xx, or a 303
-// that does not send the caller to the login page.
+// that does not send the caller to the login page and carries no error
+// flash (a refused action is shown on the page it redirects to).
 func pageOK(rec *httptest.ResponseRecorder) bool {
 	if rec.Code >= 200 && rec.Code < 300 {
 		return true
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == "vs_flash" && strings.HasPrefix(c.Value, "e") {
+			return false
+		}
 	}
 	return rec.Code == http.StatusSeeOther && !strings.HasPrefix(rec.Header().Get("Location"), "/login")
 }
