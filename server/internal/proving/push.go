@@ -108,7 +108,7 @@ func MeasurePush(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 	}
 	rate, limit := float64(total)/took.Seconds(), float64(total)/copyTook.Seconds()
 	return []Result{{
-		Name:   fmt.Sprintf("push ingest, %d tablets × %d collections, %d a push, over HTTP", tablets, per, pushBatch),
+		Name:   fmt.Sprintf("push ingest, %d tablets × %s collections, %d a push, over HTTP", tablets, num(float64(per)), pushBatch),
 		Figure: rate, Unit: "collections/s", Baseline: limit,
 		BaseWhat: "raw COPY of the same mutation and collection rows into copies of both tables, indexes included",
 		Ratio:    rate / limit * 100, RatioWhat: "% of COPY", Goal: "≥ 30 % of COPY", Met: rate >= 0.3*limit,
