@@ -381,3 +381,31 @@ func TestConsoleFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleFormIDsOutOfScope: an ID of another township's record put in
+// a form field (a hidden collection ID, an agent chosen from the list) is
+// refused with a 403 page and changes nothing.
+func TestConsoleFormIDsOutOfScope(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	token, ss := f.consoleSession(auth.RoleTownship)
+	count := func(table string) int {
+		var n int
+		if err := f.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	theirs := f.flaggedCollection(false)
+	rec := f.page(http.MethodPost, "/township/refunds", token, withCSRF(url.Values{"collection_id": {theirs}, "reason": {"重复缴费"}}, ss))
+	if rec.Code != http.StatusForbidden || count("refund") != 0 {
+		t.Errorf("refund of township Y's payment: %d, %d refunds; want 403 and none", rec.Code, count("refund"))
+	}
+	checkHTMLError(t, rec, "forbidden")
+	codes := count("enrollment_code")
+	rec = f.page(http.MethodPost, "/township/enrollment-codes", token, withCSRF(url.Values{"agent_id": {f.user["agentb"].ID}}, ss))
+	if rec.Code != http.StatusForbidden || count("enrollment_code") != codes || strings.Contains(rec.Body.String(), `id="code"`) {
+		t.Errorf("enrollment code for township Y's agent: %d, codes %d -> %d; want 403 and none", rec.Code, codes, count("enrollment_code"))
+	}
+	checkHTMLError(t, rec, "forbidden")
+}
