@@ -409,3 +409,35 @@ func TestConsoleFormIDsOutOfScope(t *testing.T) {
 	}
 	checkHTMLError(t, rec, "forbidden")
 }
+
+// TestConsoleExportNotCrossSite: the downloads that mark batches exported
+// are GETs, which carry no CSRF token and get the Lax session cookie on a
+// link from any site: one another site started is refused and changes
+// nothing; the console's own link works.
+func TestConsoleExportNotCrossSite(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.emptyBatch(true, "approved")
+	token, _ := f.consoleSession(auth.RoleTax)
+	get := func(path, site string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.RemoteAddr = "192.0.2.20:1234"
+		req.Header.Set("Sec-Fetch-Site", site)
+		req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: token})
+		rec := httptest.NewRecorder()
+		f.e.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, path := range []string{"/tax/batches/" + id + "/export?format=csv", "/tax/export.zip?date=2026-11-19"} {
+		for _, site := range []string{"cross-site", "same-site"} {
+			rec := get(path, site)
+			if rec.Code != http.StatusForbidden || batchState(t, f, id) != "approved" {
+				t.Errorf("%s started %s: %d, batch %s; want 403 and still approved", path, site, rec.Code, batchState(t, f, id))
+			}
+			checkHTMLError(t, rec, "csrf_invalid")
+		}
+	}
+	if rec := get("/tax/batches/"+id+"/export?format=csv", "same-origin"); rec.Code != http.StatusOK || batchState(t, f, id) != "exported" {
+		t.Errorf("the console's own download: %d, batch %s; want 200 and exported", rec.Code, batchState(t, f, id))
+	}
+}

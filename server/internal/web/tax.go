@@ -71,8 +71,12 @@ func (c *Console) TaxBatch(e echo.Context) error {
 }
 
 // ExportBatch downloads a batch (csv, xlsx or json) through the same
-// export the API serves: recorded, and the batch marked exported.
+// export the API serves: recorded, and the batch marked exported. A
+// request another site started is refused (checkNotCrossSite).
 func (c *Console) ExportBatch(e echo.Context) error {
+	if err := checkNotCrossSite(e); err != nil {
+		return err
+	}
 	format := e.QueryParam("format")
 	if format == "" {
 		format = remit.FormatCSV
@@ -89,6 +93,9 @@ func (c *Console) ExportBatch(e echo.Context) error {
 
 // ExportDay downloads the ZIP of every approved batch of a day.
 func (c *Console) ExportDay(e echo.Context) error {
+	if err := checkNotCrossSite(e); err != nil {
+		return err
+	}
 	day, err := c.remit.ParseDay(e.QueryParam("date"))
 	if err != nil {
 		return err
