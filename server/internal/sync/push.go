@@ -508,12 +508,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 	if row.Flags == nil {
 		row.Flags = []string{}
 	}
-	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, pt.dev.ID, syncproto.EntityCollection, row.ID, syncproto.OpUpsert, pt.now)
-	if err != nil {
-		return nil, err
-	}
-	row.ChangeSeq = seq
-	if err := pt.s.db.InsertCollection(ctx, pt.tx, row); err != nil {
+	if _, err := pt.s.db.InsertCollectionLogged(ctx, pt.tx, row, pt.now); err != nil {
 		return nil, err
 	}
 	for _, f := range flags {
