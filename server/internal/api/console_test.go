@@ -441,3 +441,24 @@ func TestConsoleExportNotCrossSite(t *testing.T) {
 		t.Errorf("the console's own download: %d, batch %s; want 200 and exported", rec.Code, batchState(t, f, id))
 	}
 }
+
+// TestConsoleTaxBatchesTotal: the total under the tax office's batch list
+// counts a day's money once — a rejected batch's collections are in the
+// day's next revision too.
+func TestConsoleTaxBatchesTotal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, state := range []string{"rejected", "approved"} {
+		if _, err := f.db.Pool.Exec(t.Context(), `UPDATE batch SET count = 1, total_fen = 40000 WHERE id = $1`, f.emptyBatch(true, state)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	token, _ := f.consoleSession(auth.RoleTax)
+	total := regexp.MustCompile(`<tfoot><tr><td colspan="5">合计</td><td class="num">([^<]*)</td>`)
+	for path, want := range map[string]string{"/tax/batches": "400.00", "/tax/batches?state=rejected": "400.00", "/tax/batches?state=approved": "400.00"} {
+		rec := f.page(http.MethodGet, path, token, nil)
+		if m := total.FindStringSubmatch(rec.Body.String()); rec.Code != http.StatusOK || m == nil || m[1] != want {
+			t.Errorf("%s: %d, total %v; want %s", path, rec.Code, m, want)
+		}
+	}
+}

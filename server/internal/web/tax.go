@@ -44,7 +44,11 @@ func (c *Console) TaxBatches(e echo.Context) error {
 		return err
 	}
 	for _, b := range d.Batches {
-		d.Total += b.Total
+		// A rejected batch's money is cut again into the day's next
+		// revision: counted once, unless rejected batches are asked for.
+		if b.State != remitRejected || d.State == remitRejected {
+			d.Total += b.Total
+		}
 	}
 	if d.Townships, err = c.db.Townships(ctx); err != nil {
 		return err
