@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -77,6 +78,7 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 		}),
 		s.logRequests,
 		s.recoverPanics,
+		noStore,
 		syncLimit(2*int(db.Pool.Config().MaxConns)), // before the body and the gzip writer are taken
 		middleware.BodyLimit(cfg.BodyLimit),
 		middleware.Gzip(),
@@ -132,4 +134,15 @@ func (s *Server) schemaReady(ctx context.Context) error {
 		return nil
 	}
 	return schemaError(*st)
+}
+
+// noStore keeps every API answer out of caches: they carry names, ID
+// numbers and money (batch exports, paid details, rosters).
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		}
+		return next(c)
+	}
 }

@@ -149,6 +149,9 @@ func TestWholeDay(t *testing.T) {
 		if got := rec.Header().Get("X-Content-SHA256"); got != hex.EncodeToString(h[:]) {
 			t.Fatalf("%s: SHA-256 header %s does not match the file", format, got)
 		}
+		if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+			t.Fatalf("%s: a file of full ID numbers may be cached: Cache-Control %q", format, cc)
+		}
 		sums = append(sums, format)
 		switch format {
 		case "csv":
