@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestServerKilledDuringPushFlood(t *testing.T) {
 		}
 		srv.kill()
 		atKill = count(t, db, `SELECT count(*) FROM mutation`)
-		time.Sleep(500 * time.Millisecond) // the tablets meet a dead server
+		awaitKnock(t, srv.addr) // a tablet meets the dead server
 		srv.start()
 	}
 	out := <-done
@@ -92,4 +93,24 @@ func ackedRecords(t testing.TB, f *fleet.Fleet) map[string]string {
 		}
 	}
 	return out
+}
+
+// awaitKnock stands in for a dead server at addr until a tablet tries to
+// connect: it accepts one connection and closes it unanswered, so the
+// test knows the outage reached the tablets before it ends it.
+func awaitKnock(t testing.TB, addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on the dead server's address: %v", err)
+	}
+	defer ln.Close()
+	if err := ln.(*net.TCPListener).SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("no tablet came to the dead server: %v", err)
+	}
+	c.Close()
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
+		seen := logCount(srv, failedSync)
 		if err := cluster.Stop(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +59,7 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 		} else if res.Body.Close(); res.StatusCode == http.StatusOK {
 			t.Errorf("readyz answered 200 with the database down")
 		}
-		time.Sleep(time.Second)
+		awaitLog(t, srv, failedSync, seen) // a tablet's sync met the outage
 		if _, err := cluster.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -109,4 +111,24 @@ func newCluster(t testing.TB) pglocal.Cluster {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// failedSync matches a server log line of a sync request that failed
+// with a 5xx.
+var failedSync = regexp.MustCompile(`"route":"/api/v1/(sync/[a-z]+|auth/refresh)","status":5\d\d`)
+
+// logCount counts the server's log lines matching re.
+func logCount(s *server, re *regexp.Regexp) int { return len(re.FindAllStringIndex(s.log.String(), -1)) }
+
+// awaitLog waits until the server's log has more than seen lines
+// matching re.
+func awaitLog(t testing.TB, s *server, re *regexp.Regexp, seen int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for logCount(s, re) <= seen {
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line matching %s in a minute:\n%s", re, s.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
