@@ -118,7 +118,9 @@ func newCluster(t testing.TB) pglocal.Cluster {
 var failedSync = regexp.MustCompile(`"route":"/api/v1/(sync/[a-z]+|auth/refresh)","status":5\d\d`)
 
 // logCount counts the server's log lines matching re.
-func logCount(s *server, re *regexp.Regexp) int { return len(re.FindAllStringIndex(s.log.String(), -1)) }
+func logCount(s *server, re *regexp.Regexp) int {
+	return len(re.FindAllStringIndex(s.log.String(), -1))
+}
 
 // awaitLog waits until the server's log has more than seen lines
 // matching re.
