@@ -89,7 +89,7 @@ func (s *Server) rosterImports(c echo.Context) error {
 }
 
 func (s *Server) rosterReport(c echo.Context) error {
-	imp, errs, err := s.roster.ImportErrors(c.Request().Context(), c.Param("id"))
+	imp, errs, err := s.roster.ImportErrors(c.Request().Context(), principal(c), c.Param("id"))
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,11 @@ var pageCasesA2 = map[string]pageCase{
 		return "/hrss/rosters/apply", url.Values{"dry_run_id": {id}, "content": {content}}
 	},
 	"GET /hrss/rosters/imports/:id": func(f *fixture, _ bool) (string, url.Values) {
-		id, _ := f.dryRun(auth.RoleMedsec)
+		id, _ := f.dryRun(bureauOf(f.sessionRole()))
 		return "/hrss/rosters/imports/" + id, nil
 	},
 	"GET /hrss/rosters/imports/:id/report": func(f *fixture, _ bool) (string, url.Values) {
-		id, _ := f.dryRun(auth.RoleMedsec)
+		id, _ := f.dryRun(bureauOf(f.sessionRole()))
 		return "/hrss/rosters/imports/" + id + "/report?format=xlsx", nil
 	},
 	"GET /hrss/paid":          func(*fixture, bool) (string, url.Values) { return "/hrss/paid", nil },
@@ -68,6 +68,15 @@ var pageCasesA2 = map[string]pageCase{
 	"POST /admin/settings": func(*fixture, bool) (string, url.Values) {
 		return "/admin/settings", settingsForm(settings.Shandong2026Medical("370403"), "380.00")
 	},
+}
+
+// bureauOf is the bureau whose import a role may read: its own, or for
+// the other roles (admin) medical security's.
+func bureauOf(role auth.Role) auth.Role {
+	if role == auth.RoleHRSS {
+		return role
+	}
+	return auth.RoleMedsec
 }
 
 // pick is a when in, else b.

@@ -84,13 +84,7 @@ var cases = map[string]routeCase{
 	},
 	"GET /api/v1/rosters/imports": func(*fixture, bool) (string, any) { return "/api/v1/rosters/imports", nil },
 	"GET /api/v1/rosters/imports/:id/report": func(f *fixture, _ bool) (string, any) {
-		imp := store.RosterImport{ID: f.db.NewID(), Kind: "pension", Filename: "bad.csv", ContentSHA256: []byte{1},
-			UploadedBy: f.user["hrss"].ID, UploadedAt: f.clock.Now(), Status: store.ImportRefused, ErrorCount: 1,
-			Errors: []byte(`[{"row":2,"column":"公民身份号码","value":"1","code":"invalid_resident_id","message":"bad","message_zh":"错"}]`)}
-		if err := f.db.InsertRosterImport(f.t.Context(), f.db.Pool, imp); err != nil {
-			f.t.Fatal(err)
-		}
-		return "/api/v1/rosters/imports/" + imp.ID + "/report?format=csv", nil
+		return f.refusedImport(auth.RoleMedsec), nil // the import of the caller's bureau, set per role in the test
 	},
 	"GET /api/v1/rosters/entries": func(_ *fixture, in bool) (string, any) {
 		if in {
@@ -241,6 +235,9 @@ func TestRouteTable(t *testing.T) {
 					if key == "POST /api/v1/rosters" {
 						body = rosterFile(role)
 					}
+					if key == "GET /api/v1/rosters/imports/:id/report" {
+						path = f.refusedImport(bureauOf(role))
+					}
 					rec := f.request(r.Method, path, f.token[role], body)
 					want := "2xx"
 					if !allowed(r, role, in) {
@@ -273,6 +270,23 @@ func TestRouteTable(t *testing.T) {
 // the role sees the whole district.
 func allowed(r api.Route, role auth.Role, in bool) bool {
 	return slices.Contains(r.Roles, role) && (in || role.District())
+}
+
+// refusedImport stores a refused import of the bureau's kind and returns
+// the path of its report.
+func (f *fixture) refusedImport(bureau auth.Role) string {
+	f.t.Helper()
+	kind := "medical"
+	if bureau == auth.RoleHRSS {
+		kind = "pension"
+	}
+	imp := store.RosterImport{ID: f.db.NewID(), Kind: kind, Filename: "bad.csv", ContentSHA256: []byte{1},
+		UploadedBy: f.user[string(bureau)].ID, UploadedAt: f.clock.Now(), Status: store.ImportRefused, ErrorCount: 1,
+		Errors: []byte(`[{"row":2,"column":"公民身份号码","value":"1","code":"invalid_resident_id","message":"bad","message_zh":"错"}]`)}
+	if err := f.db.InsertRosterImport(f.t.Context(), f.db.Pool, imp); err != nil {
+		f.t.Fatal(err)
+	}
+	return "/api/v1/rosters/imports/" + imp.ID + "/report?format=csv"
 }
 
 // rosterFile is a one-line roster of the kind the role uploads (medical

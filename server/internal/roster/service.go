@@ -148,10 +148,15 @@ func (s *Service) refuse(ctx context.Context, imp store.RosterImport, errs []Row
 
 // ImportErrors returns the row errors of a refused import, for its
 // downloadable report.
-func (s *Service) ImportErrors(ctx context.Context, id string) (store.RosterImport, []RowError, error) {
+func (s *Service) ImportErrors(ctx context.Context, p auth.Principal, id string) (store.RosterImport, []RowError, error) {
 	imp, err := s.db.RosterImportByID(ctx, id)
 	if err != nil {
 		return imp, nil, err
+	}
+	// A bureau reads its own kind's imports only, as in its history: the
+	// reports carry names and ID numbers of the other bureau's insured.
+	if k, ok := KindOf(p.Role); ok && string(k) != imp.Kind {
+		return store.RosterImport{}, nil, auth.ErrForbidden
 	}
 	var errs []RowError
 	if len(imp.Errors) > 0 {

@@ -1,6 +1,7 @@
 package roster_test
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -172,9 +173,17 @@ func TestImportOneBadRowRefusesAll(t *testing.T) {
 	if after := count(t, db, `SELECT count(*) FROM sync_change`); after != before {
 		t.Fatal("a refused file changed the sync change log")
 	}
-	imp, errs, err := svc.ImportErrors(t.Context(), res.ID)
+	imp, errs, err := svc.ImportErrors(t.Context(), p, res.ID)
 	if err != nil || imp.Status != store.ImportRefused || len(errs) != 1 {
 		t.Fatalf("refused import not kept with its report: %+v %v %v", imp, errs, err)
+	}
+	// The pension bureau does not read the medical bureau's report (names
+	// and ID numbers of its insured); the admin does.
+	if _, _, err := svc.ImportErrors(t.Context(), auth.Principal{Role: auth.RoleHRSS}, res.ID); !errors.Is(err, auth.ErrForbidden) {
+		t.Fatalf("HRSS read a medical import's report: %v", err)
+	}
+	if _, _, err := svc.ImportErrors(t.Context(), auth.Principal{Role: auth.RoleAdmin}, res.ID); err != nil {
+		t.Fatalf("admin could not read the report: %v", err)
 	}
 }
 

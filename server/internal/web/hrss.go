@@ -182,7 +182,7 @@ func (c *Console) renderImport(e echo.Context, status int, imp store.RosterImpor
 // RosterImport shows one import: its counts and, for a refused file, the
 // row-level error report as a table with download links.
 func (c *Console) RosterImport(e echo.Context) error {
-	imp, errs, err := c.roster.ImportErrors(e.Request().Context(), e.Param("id"))
+	imp, errs, err := c.roster.ImportErrors(e.Request().Context(), principal(e), e.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (c *Console) RosterImport(e echo.Context) error {
 // RosterReport downloads the row-level error report of an import as CSV
 // or XLSX (?format=), the file the API serves.
 func (c *Console) RosterReport(e echo.Context) error {
-	imp, errs, err := c.roster.ImportErrors(e.Request().Context(), e.Param("id"))
+	imp, errs, err := c.roster.ImportErrors(e.Request().Context(), principal(e), e.Param("id"))
 	if err != nil {
 		return err
 	}
