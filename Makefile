@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 GOFILES := $(shell find server agentapp syncproto migrations -name '*.go' -not -path '*/testdata/*')
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint build db-start db-stop pg-install fuzz
+.PHONY: help run test bench bench-quick bench-go soak lint build db-start db-stop pg-install fuzz
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,8 +20,17 @@ run: pg-install build ## start a local PostgreSQL (unless DATABASE_URL is set), 
 test: pg-install lint ## lint, then every test against a real PostgreSQL and real SQLite files
 	$(GO) test -count=1 -timeout 15m ./...
 
-bench: pg-install ## benchmarks, each against a baseline measured in the same run
+bench: pg-install ## one table of figures, each against a baseline measured in the same run (4-7 min)
+	$(GO) run ./server/internal/proving/cmd/vsbench
+
+bench-quick: pg-install ## the same table at smoke size (about 20 s)
+	$(GO) run ./server/internal/proving/cmd/vsbench -quick
+
+bench-go: pg-install ## the packages' own go test benchmarks (roster import, cut, bootstrap, dashboard…)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 3x ./...
+
+soak: pg-install ## 200 tablets for 60 s against one server, then the long fault tests; prints p50/p99 latencies
+	$(GO) test -count=1 -tags soak -timeout 30m -v ./server/internal/faults
 
 fuzz: ## run every fuzz target for a while (FUZZTIME, default 30s each)
 	@for pkg in $$($(GO) list ./...); do \
