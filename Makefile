@@ -30,7 +30,7 @@ bench-go: pg-install ## the packages' own go test benchmarks (roster import, cut
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 3x ./...
 
 soak: pg-install ## 200 tablets for 60 s against one server, then the long fault tests; prints p50/p99 latencies
-	$(GO) test -count=1 -tags soak -timeout 30m -v ./server/internal/faults
+	$(GO) test -count=1 -tags soak -timeout 40m -v ./server/internal/faults
 
 fuzz: ## run every fuzz target for a while (FUZZTIME, default 30s each)
 	@for pkg in $$($(GO) list ./...); do \
@@ -42,6 +42,7 @@ fuzz: ## run every fuzz target for a while (FUZZTIME, default 30s each)
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags soak ./server/internal/faults
 
 db-start: pg-install ## start the local PostgreSQL cluster under .data/pg (kept between runs)
 	$(GO) run ./server db-start
