@@ -125,6 +125,7 @@ type pushTx struct {
 	ranges   []store.ReceiptRangeRow
 	receipts map[int64]bool         // receipt numbers this device used
 	stored   []store.StoredMutation // the push's mutations, written at its end
+	set      *pushSet               // collections, changes and counters, written at its end
 }
 
 type lockedEntry struct {
@@ -201,6 +202,9 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 				return resp, nil, err
 			}
 			resp.Outcomes = append(resp.Outcomes, out)
+		}
+		if err := pt.flush(ctx); err != nil {
+			return resp, nil, err
 		}
 		if err := pt.s.db.InsertMutations(ctx, pt.tx, pt.stored); err != nil {
 			return resp, nil, err
@@ -302,8 +306,12 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 			pt.villages[v] = true
 		}
 	}
-	if err := pt.s.db.LockVillageStreams(ctx, pt.tx, keys(pt.villages)); err != nil {
+	pt.set = newPushSet(pt.now)
+	if pt.set.villages, err = pt.s.db.LockVillageCounters(ctx, pt.tx, keys(pt.villages)); err != nil {
 		return err
+	}
+	if len(pt.set.villages) != len(pt.villages) {
+		return fmt.Errorf("push: a village of the push has no stream counter")
 	}
 	pt.entries = map[string]*lockedEntry{}
 	pt.removed = map[string]store.RosterEntry{}
@@ -340,12 +348,22 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	}
 	devices := append([]string{pt.dev.ID}, others...)
 	slices.Sort(devices)
-	if err := pt.s.db.LockDeviceStreams(ctx, pt.tx, devices); err != nil {
+	if pt.set.devices, err = pt.s.db.LockDeviceCounters(ctx, pt.tx, devices); err != nil {
 		return err
 	}
 	pt.streams = map[string]bool{}
 	for _, d := range devices {
 		pt.streams[d] = true
+	}
+	// Every collection the push may count as a duplicate, flag or unflag,
+	// locked in one statement (a query per collection was a third of a
+	// push's round trips).
+	held, err := pt.s.db.ActiveCollectionsOfAny(ctx, pt.tx, entryIDs, people)
+	if err != nil {
+		return err
+	}
+	for i := range held {
+		pt.set.add(&held[i])
 	}
 	pt.settings = map[syncproto.Kind]func(int, string) (settings.Year, bool){}
 	for _, k := range syncproto.Kinds() {
@@ -386,9 +404,11 @@ func (pt *pushTx) lockDevice(ctx context.Context, id string) error {
 	if pt.streams[id] {
 		return nil
 	}
-	if err := pt.s.db.LockDeviceStream(ctx, pt.tx, id); err != nil {
+	n, err := pt.s.db.LockDeviceCounters(ctx, pt.tx, []string{id})
+	if err != nil {
 		return err
 	}
+	pt.set.devices[id] = n[id]
 	pt.streams[id] = true
 	return nil
 }
@@ -463,11 +483,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 			flag(FlagFullySubsidised)
 		}
 		if e.Paid {
-			held, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, e.ID, e.ResidentID, e.Kind, e.Year)
-			if err != nil {
-				return nil, err
-			}
-			if len(held) == 0 {
+			if len(pt.set.activeOf(e.ID, e.ResidentID, e.Kind, e.Year)) == 0 {
 				flag(FlagPaidElsewhere)
 			}
 		}
@@ -493,24 +509,18 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		flag(FlagOutsidePeriod) // no settings for that year: no collection period
 	}
 	// Duplicates: every other live collection of the person, kind and year.
-	var others []store.Collection
+	var others []*store.Collection
 	if known {
-		var err error
-		others, err = pt.s.db.ActiveCollectionsOf(ctx, pt.tx, c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
-		if err != nil {
-			return nil, err
-		}
+		others = pt.set.activeOf(c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
 	}
 	if len(others) > 0 {
 		flag(FlagDuplicate)
 	}
-	row.Flags = flags
+	row.Flags = slices.Clone(flags) // the outcome keeps its own
 	if row.Flags == nil {
 		row.Flags = []string{}
 	}
-	if _, err := pt.s.db.InsertCollectionLogged(ctx, pt.tx, row, pt.now); err != nil {
-		return nil, err
-	}
+	pt.set.insert(&row)
 	for _, f := range flags {
 		if err := pt.notice(ctx, pt.dev.ID, pt.dev.TownshipCode, row.ID, f); err != nil {
 			return nil, err
@@ -520,7 +530,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		if slices.Contains(o.Flags, FlagDuplicate) {
 			continue
 		}
-		o.Flags = append(o.Flags, FlagDuplicate)
+		o.Flags = append(slices.Clone(o.Flags), FlagDuplicate)
 		if err := pt.touchCollection(ctx, o); err != nil {
 			return nil, err
 		}
@@ -529,9 +539,7 @@ func (pt *pushTx) collection(ctx context.Context, m syncproto.Mutation, c *syncp
 		}
 	}
 	if e != nil && !e.Paid && pt.villages[e.VillageCode] {
-		if err := pt.setPaid(ctx, e, true); err != nil {
-			return nil, err
-		}
+		pt.setPaid(e, true)
 	}
 	return flags, nil
 }
@@ -560,27 +568,18 @@ func (pt *pushTx) inRange(n int64) bool {
 }
 
 // setPaid changes a roster line's paid flag, as a change of its village.
-func (pt *pushTx) setPaid(ctx context.Context, e *lockedEntry, paid bool) error {
-	seq, err := pt.s.db.SetRosterPaidLogged(ctx, pt.tx, e.VillageCode, e.ID, paid, pt.now)
-	if err != nil {
-		return err
-	}
-	e.Paid, e.changeSeq = paid, seq
-	return nil
+func (pt *pushTx) setPaid(e *lockedEntry, paid bool) {
+	e.Paid, e.changeSeq = paid, pt.set.setPaid(e.VillageCode, e.ID, paid)
 }
 
 // touchCollection writes a changed collection with a new change number
 // in its device's stream.
-func (pt *pushTx) touchCollection(ctx context.Context, c store.Collection) error {
+func (pt *pushTx) touchCollection(ctx context.Context, c *store.Collection) error {
 	if err := pt.lockDevice(ctx, c.DeviceID); err != nil {
 		return err
 	}
-	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, c.DeviceID, syncproto.EntityCollection, c.ID, syncproto.OpUpsert, pt.now)
-	if err != nil {
-		return err
-	}
-	c.ChangeSeq = seq
-	return pt.s.db.UpdateCollectionState(ctx, pt.tx, c)
+	pt.set.touch(c)
+	return nil
 }
 
 // notice tells a device's agent about a flag; township is the device's.
@@ -589,18 +588,16 @@ func (pt *pushTx) notice(ctx context.Context, device, township, collection, code
 		return err
 	}
 	id := pt.s.db.NewID()
-	seq, err := pt.s.db.AppendDeviceChange(ctx, pt.tx, device, syncproto.EntityNotice, id, syncproto.OpUpsert, pt.now)
-	if err != nil {
-		return err
-	}
+	seq := pt.set.deviceChange(device, syncproto.EntityNotice, id)
 	text := flagText[code]
-	return pt.s.db.InsertNotice(ctx, pt.tx, store.NoticeRow{ID: id, DeviceID: device, TownshipCode: township,
+	pt.set.w.Notices = append(pt.set.w.Notices, store.NoticeRow{ID: id, DeviceID: device, TownshipCode: township,
 		CollectionID: collection, Code: code, Message: text[0], MessageZH: text[1], At: pt.now, ChangeSeq: seq})
+	return nil
 }
 
 // void marks a collection voided; its receipt number stays used.
 func (pt *pushTx) void(ctx context.Context, m syncproto.Mutation, v *syncproto.Void) (*syncproto.Error, error) {
-	c, err := pt.s.db.CollectionForUpdate(ctx, pt.tx, pt.dev.ID, v.CollectionID)
+	c, err := pt.ownCollection(ctx, v.CollectionID)
 	if errors.Is(err, store.ErrNotFound) {
 		return syncproto.Errorf(syncproto.CodeNotFound, "void of a collection this tablet never sent", "作废的收款记录不存在"), nil
 	}
@@ -627,14 +624,11 @@ func (pt *pushTx) void(ctx context.Context, m syncproto.Mutation, v *syncproto.V
 	if !known {
 		return nil, nil
 	}
-	others, err := pt.s.db.ActiveCollectionsOf(ctx, pt.tx, c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
-	if err != nil {
-		return nil, err
-	}
+	others := pt.set.activeOf(c.RosterEntryID, person.ResidentID, person.Kind, person.Year)
 	// One payment left: it is no longer a duplicate.
 	if len(others) == 1 && slices.Contains(others[0].Flags, FlagDuplicate) {
 		o := others[0]
-		o.Flags = slices.DeleteFunc(o.Flags, func(f string) bool { return f == FlagDuplicate })
+		o.Flags = slices.DeleteFunc(slices.Clone(o.Flags), func(f string) bool { return f == FlagDuplicate })
 		if err := pt.touchCollection(ctx, o); err != nil {
 			return nil, err
 		}
@@ -643,14 +637,37 @@ func (pt *pushTx) void(ctx context.Context, m syncproto.Mutation, v *syncproto.V
 		}
 	}
 	if e != nil && e.Paid && len(others) == 0 && pt.villages[e.VillageCode] {
-		return nil, pt.setPaid(ctx, e, false)
+		pt.setPaid(e, false)
 	}
 	return nil, nil
+}
+
+// ownCollection is one of the device's collections, locked: the one the
+// push holds, or (not loaded by the push: voided, or not the device's)
+// read from the database.
+func (pt *pushTx) ownCollection(ctx context.Context, id string) (*store.Collection, error) {
+	if c := pt.set.byID[id]; c != nil {
+		if c.DeviceID != pt.dev.ID {
+			return nil, store.ErrNotFound
+		}
+		return c, nil
+	}
+	c, err := pt.s.db.CollectionForUpdate(ctx, pt.tx, pt.dev.ID, id)
+	if err != nil {
+		return nil, err
+	}
+	pt.set.add(&c)
+	return &c, nil
 }
 
 // depositOf records a bank deposit and compares its count, sum and chain
 // head with what the server holds for the device.
 func (pt *pushTx) depositOf(ctx context.Context, m syncproto.Mutation, d *syncproto.Deposit) ([]string, error) {
+	// The deposit reads the device's collections from the database: what
+	// the push decided so far is written first.
+	if err := pt.flush(ctx); err != nil {
+		return nil, err
+	}
 	held, err := pt.s.db.Undeposited(ctx, pt.tx, pt.dev.ID, m.Seq)
 	if err != nil {
 		return nil, err
@@ -689,6 +706,11 @@ func (pt *pushTx) depositOf(ctx context.Context, m syncproto.Mutation, d *syncpr
 	}
 	if err := pt.s.db.MarkDeposited(ctx, pt.tx, m.ID, ids); err != nil {
 		return nil, err
+	}
+	for _, id := range ids {
+		if c := pt.set.byID[id]; c != nil {
+			c.DepositID = m.ID // as the database now holds it
+		}
 	}
 	for _, f := range flags {
 		if err := pt.notice(ctx, pt.dev.ID, pt.dev.TownshipCode, "", f); err != nil {
