@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,7 +65,7 @@ func TestPushSetBasedState(t *testing.T) {
 
 	// Push 3 (A): the void of A's first payment resolves B's duplicate;
 	// a collection voided twice in one push; cash from a person the
-	// roster says paid elsewhere.
+	// roster says paid elsewhere; a receipt number used again.
 	va0 := void(a, "va0", a0.ID)
 	a5 := named("a5", a.collect(lines[5].ID, 0))
 	va5 := void(a, "va5", a5.ID)
@@ -73,7 +75,14 @@ func TestPushSetBasedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	a6 := named("a6", a.collect(lines[6].ID, 0))
-	r3 := a.mustPush(va0, a5, va5, va5x, a6)
+	// Receipt numbers used again: a1's (an earlier push), twice.
+	var c1 syncproto.Collection
+	json.Unmarshal(a1.Payload, &c1)
+	used, _ := strconv.ParseInt(c1.ReceiptNo, 10, 64)
+	a.receipts = append([]int64{used, used}, a.receipts...)
+	a7 := named("a7", a.collect(lines[3].ID, 0))
+	a8 := named("a8", a.collect(lines[3].ID, 0))
+	r3 := a.mustPush(va0, a5, va5, va5x, a6, a7, a8)
 
 	var got []string
 	for i, r := range []syncproto.PushResponse{r1, r2, r3} {
@@ -185,6 +194,8 @@ collection a0 A voided [duplicate_payment] deposit= change=8 voided=true 录错�
 collection a1 A synced [duplicate_payment] deposit= change=6 voided=false
 collection a5 A voided [] deposit= change=10 voided=true 录错了
 collection a6 A synced [paid_elsewhere] deposit= change=11 voided=false
+collection a7 A synced [receipt_reused duplicate_payment] deposit= change=18 voided=false
+collection a8 A synced [receipt_reused duplicate_payment] deposit= change=15 voided=false
 collection b0 B synced [] deposit=dep change=21 voided=false
 collection b1 B synced [duplicate_payment] deposit= change=19 voided=false
 collection b2 B synced [duplicate_payment] deposit=dep change=7 voided=false
@@ -195,6 +206,13 @@ collection b4x B synced [] deposit= change=17 voided=false
 device_change A 10 collection a5
 device_change A 11 collection a6
 device_change A 12 notice notice(a6 paid_elsewhere)
+device_change A 13 collection a7
+device_change A 14 notice notice(a7 receipt_reused)
+device_change A 15 collection a8
+device_change A 16 notice notice(a8 receipt_reused)
+device_change A 17 notice notice(a8 duplicate_payment)
+device_change A 18 collection a7
+device_change A 19 notice notice(a7 duplicate_payment)
 device_change A 2 collection a0
 device_change A 3 collection a1
 device_change A 4 collection a0
@@ -225,6 +243,10 @@ device_change B 7 collection b2
 device_change B 8 notice notice(b2 duplicate_payment)
 device_change B 9 collection b3
 notice A 12 a6 paid_elsewhere
+notice A 14 a7 receipt_reused
+notice A 16 a8 receipt_reused
+notice A 17 a8 duplicate_payment
+notice A 19 a7 duplicate_payment
 notice A 5 a0 duplicate_payment
 notice A 7 a1 duplicate_payment
 notice B 13 b4x duplicate_payment
@@ -250,13 +272,15 @@ push2 vb4 stored  []
 push2 vnone rejected not_found []
 push3 a5 stored  []
 push3 a6 stored  [paid_elsewhere]
+push3 a7 stored  [receipt_reused]
+push3 a8 stored  [receipt_reused duplicate_payment]
 push3 va0 stored  []
 push3 va5 stored  []
 push3 va5x stored  []
 roster L0 paid=true change=8
 roster L1 paid=true change=9
 roster L2 paid=true change=10
-roster L3 paid=false change=12
+roster L3 paid=true change=16
 roster L4 paid=true change=13
 roster L5 paid=false change=15
 roster L6 paid=true change=7
@@ -267,6 +291,7 @@ sync_change vilA 12 roster_entry L3
 sync_change vilA 13 roster_entry L4
 sync_change vilA 14 roster_entry L5
 sync_change vilA 15 roster_entry L5
+sync_change vilA 16 roster_entry L3
 sync_change vilA 2 roster_entry L1
 sync_change vilA 3 roster_entry L2
 sync_change vilA 4 roster_entry L3
@@ -275,5 +300,5 @@ sync_change vilA 6 roster_entry L5
 sync_change vilA 7 roster_entry L6
 sync_change vilA 8 roster_entry L0
 sync_change vilA 9 roster_entry L1
-village_sync 15
+village_sync 16
 `

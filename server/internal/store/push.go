@@ -206,3 +206,25 @@ func (db *DB) WritePush(ctx context.Context, tx pgx.Tx, w PushWrites) error {
 	}
 	return translate(tx.SendBatch(ctx, b).Close())
 }
+
+// UsedReceipts returns which of nums the device has used, and its highest
+// used number (a push needs no more: is a number reused, and how many are
+// left above the highest).
+func (db *DB) UsedReceipts(ctx context.Context, tx pgx.Tx, device string, nums []int64) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT receipt_no FROM collection WHERE device_id = $1 AND receipt_no = ANY($2)
+		UNION SELECT max(receipt_no) FROM collection WHERE device_id = $1`, device, nums)
+	if err != nil {
+		return nil, translate(err)
+	}
+	ns, err := pgx.CollectRows(rows, pgx.RowTo[*int64])
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]int64, 0, len(ns))
+	for _, n := range ns {
+		if n != nil {
+			out = append(out, *n)
+		}
+	}
+	return out, nil
+}

@@ -376,11 +376,17 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	if pt.ranges, err = pt.s.db.ReceiptRanges(ctx, pt.tx, pt.dev.ID); err != nil {
 		return err
 	}
-	rows, err = pt.tx.Query(ctx, `SELECT receipt_no FROM collection WHERE device_id = $1`, pt.dev.ID)
-	if err != nil {
-		return err
+	// The push's receipt numbers the device used before, and its highest
+	// (not every number it ever used: that grew with each push).
+	var nums []int64
+	for _, d := range ds {
+		if d.collection != nil {
+			if n, err := strconv.ParseInt(d.collection.ReceiptNo, 10, 64); err == nil {
+				nums = append(nums, n)
+			}
+		}
 	}
-	used, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	used, err := pt.s.db.UsedReceipts(ctx, pt.tx, pt.dev.ID, nums)
 	if err != nil {
 		return err
 	}
