@@ -102,37 +102,6 @@ func (db *DB) InsertCollection(ctx context.Context, tx pgx.Tx, c Collection) err
 	return translate(err)
 }
 
-// InsertCollectionLogged stores a new collection as a change of its
-// device's stream (whose counter tx must hold): the change is numbered and
-// logged and the row takes its number, in one statement. It returns the
-// number; c.ChangeSeq is ignored.
-func (db *DB) InsertCollectionLogged(ctx context.Context, tx pgx.Tx, c Collection, at time.Time) (int64, error) {
-	var seq int64
-	err := tx.QueryRow(ctx, `WITH n AS (
-			UPDATE device_sync SET last_seq = last_seq + 1 WHERE device_id = $2 RETURNING last_seq
-		), l AS (
-			INSERT INTO device_change (device_id, seq, entity, entity_id, op, at)
-			SELECT $2, last_seq, 'collection', $1, 'upsert', $22 FROM n
-		)
-		INSERT INTO collection (id, device_id, agent_id, seq, receipt_no, roster_entry_id, roster_version,
-			resident_id, name, village_code, township_code, kind, year, category, grade_fen, amount_fen, device_time,
-			received_at, business_day, status, flags, change_seq)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, last_seq
-		FROM n RETURNING change_seq`,
-		c.ID, c.DeviceID, c.AgentID, c.Seq, c.ReceiptNo, c.RosterEntryID, c.RosterVersion, c.ResidentID, c.Name,
-		c.VillageCode, c.TownshipCode, c.Kind, c.Year, c.Category, c.GradeFen, c.AmountFen, c.DeviceTime,
-		c.ReceivedAt, c.BusinessDay, c.Status, c.Flags, at).Scan(&seq)
-	return seq, translate(err)
-}
-
-// ActiveCollectionsOf lists the non-voided collections of one person,
-// kind and year (by roster line, or by ID number when known), locked.
-func (db *DB) ActiveCollectionsOf(ctx context.Context, tx pgx.Tx, entryID, residentID, kind string, year int) ([]Collection, error) {
-	return scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection
-		WHERE status <> 'voided' AND (roster_entry_id = $1 OR ($2 <> '' AND resident_id = $2 AND kind = $3 AND year = $4))
-		ORDER BY received_at, id FOR UPDATE`, entryID, residentID, kind, year))
-}
-
 // CollectionForUpdate reads and locks a device's collection.
 func (db *DB) CollectionForUpdate(ctx context.Context, tx pgx.Tx, device, id string) (Collection, error) {
 	cs, err := scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection

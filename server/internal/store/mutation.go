@@ -169,13 +169,3 @@ func (db *DB) OtherDevicesOf(ctx context.Context, q Querier, device string, entr
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	return out, translate(err)
 }
-
-// LockDeviceStreams takes the counters of several device streams in ID
-// order (creating them as needed).
-func (db *DB) LockDeviceStreams(ctx context.Context, tx pgx.Tx, devices []string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO device_sync (device_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, devices); err != nil {
-		return translate(err)
-	}
-	_, err := tx.Exec(ctx, `SELECT 1 FROM device_sync WHERE device_id = ANY($1) ORDER BY device_id FOR UPDATE`, devices)
-	return translate(err)
-}

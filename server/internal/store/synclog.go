@@ -26,22 +26,6 @@ func (db *DB) AppendVillageChange(ctx context.Context, tx pgx.Tx, village, entit
 	return seq, translate(err)
 }
 
-// SetRosterPaidLogged sets a roster line's paid flag as a change of its
-// village's stream (whose counter tx must hold): the change is numbered
-// and logged, and the line takes its number, in one statement.
-func (db *DB) SetRosterPaidLogged(ctx context.Context, tx pgx.Tx, village, id string, paid bool, at time.Time) (int64, error) {
-	var seq int64
-	err := tx.QueryRow(ctx, `WITH n AS (
-			UPDATE village_sync SET last_seq = last_seq + 1 WHERE village_code = $1 RETURNING last_seq, township_code
-		), c AS (
-			INSERT INTO sync_change (village_code, seq, township_code, entity, entity_id, op, at)
-			SELECT $1, last_seq, township_code, 'roster_entry', $2, 'upsert', $4 FROM n RETURNING seq
-		)
-		UPDATE roster_entry r SET paid = $3, change_seq = c.seq, updated_at = $4 FROM c WHERE r.id = $2 RETURNING c.seq`,
-		village, id, paid, at).Scan(&seq)
-	return seq, translate(err)
-}
-
 // LockDeviceStream takes (creating it if needed) the change counter of a
 // device's stream for the rest of tx.
 func (db *DB) LockDeviceStream(ctx context.Context, tx pgx.Tx, device string) error {
