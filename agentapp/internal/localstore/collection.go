@@ -105,7 +105,7 @@ func collectionWhere(ctx context.Context, q queryer, where string, args ...any) 
 // CollectionByReceipt reads a collection by its receipt number;
 // ErrNotFound when this tablet issued no such receipt.
 func (s *Store) CollectionByReceipt(ctx context.Context, receiptNo string) (Collection, error) {
-	return collectionWhere(ctx, s.DB, `c.receipt_no = ?`, receiptNo)
+	return collectionWhere(ctx, s.q(), `c.receipt_no = ?`, receiptNo)
 }
 
 // CollectionFilter selects collections for the receipts list.

@@ -68,7 +68,7 @@ func (s *Store) SaveEnrollment(ctx context.Context, e Enrollment) error {
 // Enrollment reads the tablet's enrollment; ErrNotFound before enrolling.
 func (s *Store) Enrollment(ctx context.Context) (Enrollment, error) {
 	var v string
-	err := s.DB.QueryRowContext(ctx, `SELECT value FROM device_setting WHERE key = ?`, enrollmentKey).Scan(&v)
+	err := s.q().QueryRowContext(ctx, `SELECT value FROM device_setting WHERE key = ?`, enrollmentKey).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Enrollment{}, ErrNotFound
 	}

@@ -35,7 +35,7 @@ var ErrChain = errors.New("localstore: record does not extend the chain")
 // made inside it, under the write lock, so that two app processes cannot
 // interleave.
 type WriteTx struct {
-	tx *sql.Tx
+	tx *stmtQ // the transaction, through the statement cache
 }
 
 // Write runs fn in one write transaction and commits it. The store runs
@@ -47,8 +47,14 @@ func (s *Store) Write(ctx context.Context, fn func(ctx context.Context, w *Write
 	if err != nil {
 		return fmt.Errorf("localstore: begin: %w", err)
 	}
-	defer tx.Rollback()
-	if err := fn(ctx, &WriteTx{tx: tx}); err != nil {
+	w := &WriteTx{tx: &stmtQ{cache: s.stmts, tx: tx}}
+	defer func() {
+		tx.Rollback() // a no-op after Commit
+		// The transaction is over and the connection free again: the
+		// statements it ran for the first time are prepared for the next.
+		w.tx.flush(context.WithoutCancel(ctx))
+	}()
+	if err := fn(ctx, w); err != nil {
 		return diskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -103,7 +109,7 @@ func (w *WriteTx) NextReceipt(ctx context.Context) (int64, error) {
 func (w *WriteTx) ReceiptsLeft(ctx context.Context) (int64, error) { return receiptsLeft(ctx, w.tx) }
 
 // ReceiptsLeft counts the receipt numbers not yet issued.
-func (s *Store) ReceiptsLeft(ctx context.Context) (int64, error) { return receiptsLeft(ctx, s.DB) }
+func (s *Store) ReceiptsLeft(ctx context.Context) (int64, error) { return receiptsLeft(ctx, s.q()) }
 
 func receiptsLeft(ctx context.Context, q queryer) (int64, error) {
 	ranges, err := receiptRanges(ctx, q)
@@ -132,7 +138,7 @@ func (w *WriteTx) Cash(ctx context.Context, deviceID string) (Cash, error) {
 
 // Cash reads the cash deviceID holds.
 func (s *Store) Cash(ctx context.Context, deviceID string) (Cash, error) {
-	return cash(ctx, s.DB, deviceID)
+	return cash(ctx, s.q(), deviceID)
 }
 
 func cash(ctx context.Context, q queryer, deviceID string) (Cash, error) {

@@ -282,7 +282,7 @@ func resetReplica(ctx context.Context, tx *sql.Tx) error {
 func (s *Store) Settings(ctx context.Context) (syncproto.DeviceSettings, error) {
 	var data []byte
 	var out syncproto.DeviceSettings
-	err := s.DB.QueryRowContext(ctx, `SELECT data FROM replica_other WHERE entity = ? AND id = ?`,
+	err := s.q().QueryRowContext(ctx, `SELECT data FROM replica_other WHERE entity = ? AND id = ?`,
 		syncproto.EntitySettings, settingsID).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return out, ErrNotFound
@@ -381,7 +381,7 @@ type SyncState struct {
 func (s *Store) SyncState(ctx context.Context) (SyncState, error) {
 	var st SyncState
 	var last, attempt int64
-	err := s.DB.QueryRowContext(ctx, `SELECT cursor, last_sync_ms, last_attempt_ms, last_error_code, last_error,
+	err := s.q().QueryRowContext(ctx, `SELECT cursor, last_sync_ms, last_attempt_ms, last_error_code, last_error,
 		last_error_zh, revoked FROM sync_state WHERE id = 1`).Scan(&st.Cursor, &last, &attempt,
 		&st.ErrorCode, &st.Error, &st.ErrorZH, &st.Revoked)
 	if err != nil {

@@ -44,7 +44,7 @@ func scanRoster(sc interface{ Scan(...any) error }) (RosterLine, error) {
 // RosterLine reads one roster line by its ID; ErrNotFound when the
 // replica has none.
 func (s *Store) RosterLine(ctx context.Context, id string) (RosterLine, error) {
-	r, err := scanRoster(s.DB.QueryRowContext(ctx, `SELECT `+rosterColumns+` FROM roster_line WHERE id = ?`, id))
+	r, err := scanRoster(s.q().QueryRowContext(ctx, `SELECT `+rosterColumns+` FROM roster_line WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}
