@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"villagesync/syncproto"
@@ -37,6 +38,9 @@ func (s *Store) ApplyPage(ctx context.Context, changes []syncproto.Change, curso
 			return err
 		}
 	}
+	if err := a.flushRoster(ctx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sync_state SET cursor = ? WHERE id = 1`, cursor); err != nil {
 		return fmt.Errorf("localstore: store cursor: %w", err)
 	}
@@ -65,6 +69,29 @@ type applier struct {
 	noticeUp *sql.Stmt
 	otherUp  *sql.Stmt
 	stmts    []*sql.Stmt
+	pending  []any // arguments of roster lines not written yet, rosterCols each
+}
+
+// rosterChunk is how many roster lines one upsert statement writes: a
+// bootstrap's lines go in by the chunk, not one statement each.
+const rosterChunk = 50
+
+// rosterCols is the number of columns rosterUpsert sets per row.
+const rosterCols = 17
+
+// rosterUpsert is the upsert of n roster lines. Lines of one statement are
+// written in order, so a line twice in it ends as the later one (under the
+// same stale guard), as with one statement each.
+func rosterUpsert(n int) string {
+	row := "(" + strings.Repeat("?, ", rosterCols-1) + "?)"
+	return `INSERT INTO roster_line (id, kind, year, name, initials, masked, id_hash, village_code, category,
+		due, subsidy, grades, fully_subsidised, paid, review, stream, seq) VALUES ` +
+		strings.Repeat(row+", ", n-1) + row + `
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, year = excluded.year, name = excluded.name,
+		initials = excluded.initials, masked = excluded.masked, id_hash = excluded.id_hash,
+		village_code = excluded.village_code, category = excluded.category, due = excluded.due,
+		subsidy = excluded.subsidy, grades = excluded.grades, fully_subsidised = excluded.fully_subsidised,
+		paid = excluded.paid, review = excluded.review, stream = excluded.stream, seq = excluded.seq` + notStale
 }
 
 // notStale is the guard of every upsert: a row is replaced unless it holds
@@ -86,13 +113,7 @@ func newApplier(ctx context.Context, tx *sql.Tx) (*applier, error) {
 		a.stmts = append(a.stmts, st)
 		return st
 	}
-	a.roster = prep(`INSERT INTO roster_line (id, kind, year, name, initials, masked, id_hash, village_code, category,
-		due, subsidy, grades, fully_subsidised, paid, review, stream, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, year = excluded.year, name = excluded.name,
-		initials = excluded.initials, masked = excluded.masked, id_hash = excluded.id_hash,
-		village_code = excluded.village_code, category = excluded.category, due = excluded.due,
-		subsidy = excluded.subsidy, grades = excluded.grades, fully_subsidised = excluded.fully_subsidised,
-		paid = excluded.paid, review = excluded.review, stream = excluded.stream, seq = excluded.seq` + notStale)
+	a.roster = prep(rosterUpsert(rosterChunk))
 	a.rangeUp = prep(`INSERT INTO receipt_range (id, first_no, last_no, stream, seq) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET first_no = excluded.first_no, last_no = excluded.last_no,
 		stream = excluded.stream, seq = excluded.seq` + notStale)
@@ -129,6 +150,13 @@ var entityTables = map[string]string{
 }
 
 func (a *applier) apply(ctx context.Context, c *syncproto.Change) error {
+	if c.Op != syncproto.OpUpsert || c.Entity != syncproto.EntityRosterEntry {
+		// Keep the page's order: the roster lines before this change
+		// are written before it.
+		if err := a.flushRoster(ctx); err != nil {
+			return err
+		}
+	}
 	switch c.Op {
 	case syncproto.OpDelete:
 		// Only a row this stream wrote last, at this change or before:
@@ -161,14 +189,13 @@ func (a *applier) upsert(ctx context.Context, c *syncproto.Change) error {
 		if err := json.Unmarshal(c.Data, &r); err != nil {
 			return err
 		}
-		grades, err := json.Marshal(nonNil(r.Grades))
-		if err != nil {
-			return err
-		}
-		_, err = a.roster.ExecContext(ctx, c.ID, string(r.Kind), r.Year, r.Name, r.Initials, r.Masked, r.IDHash,
-			r.VillageCode, string(r.Category), int64(r.Due), int64(r.Subsidy), string(grades),
+		a.pending = append(a.pending, c.ID, string(r.Kind), r.Year, r.Name, r.Initials, r.Masked, r.IDHash,
+			r.VillageCode, string(r.Category), int64(r.Due), int64(r.Subsidy), encodeGrades(r.Grades),
 			r.FullySubsidised, r.Paid, r.Review, c.Stream, c.Seq)
-		return err
+		if len(a.pending) == rosterChunk*rosterCols {
+			return a.flushRoster(ctx)
+		}
+		return nil
 	case syncproto.EntityReceiptRange:
 		var r syncproto.ReceiptRange
 		if err := json.Unmarshal(c.Data, &r); err != nil {
@@ -208,6 +235,24 @@ func (a *applier) upsert(ctx context.Context, c *syncproto.Change) error {
 	}
 	_, err := a.otherUp.ExecContext(ctx, c.Entity, c.ID, []byte(c.Data), c.Stream, c.Seq)
 	return err
+}
+
+// flushRoster writes the roster lines gathered so far.
+func (a *applier) flushRoster(ctx context.Context) error {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	var err error
+	if n := len(a.pending) / rosterCols; n == rosterChunk {
+		_, err = a.roster.ExecContext(ctx, a.pending...)
+	} else {
+		_, err = a.tx.ExecContext(ctx, rosterUpsert(n), a.pending...)
+	}
+	if err != nil {
+		return fmt.Errorf("localstore: apply %d roster lines from %v: %w", len(a.pending)/rosterCols, a.pending[0], err)
+	}
+	a.pending = a.pending[:0]
+	return nil
 }
 
 func nonNil[T any](s []T) []T {

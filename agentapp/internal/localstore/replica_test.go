@@ -80,6 +80,36 @@ func TestApplyPage(t *testing.T) {
 			t.Fatalf("moved line lost or wrong: %v", got)
 		}
 	})
+	t.Run("OKOneRowSeveralTimesInAPage", func(t *testing.T) {
+		t.Parallel()
+		tab := agenttest.NewTablet(t, nil, "")
+		st := tab.Store
+		// Roster lines are written by the chunk: within one page the
+		// changes of a row still apply in order, across a chunk's end and
+		// around a delete, and a stale one is still skipped.
+		var cs []syncproto.Change
+		for i := 2; i <= 60; i++ { // fills more than one chunk
+			l := agenttest.Line(i, syncproto.KindMedical)
+			cs = append(cs, agenttest.Change(t, syncproto.EntityRosterEntry, l.ID, a, int64(i), l))
+		}
+		paid := line
+		paid.Paid = true
+		gone := agenttest.Line(55, syncproto.KindMedical) // in the chunk not yet written at its delete
+		cs = append(cs,
+			agenttest.Change(t, syncproto.EntityRosterEntry, line.ID, a, 70, line),
+			agenttest.Change(t, syncproto.EntityRosterEntry, line.ID, a, 72, paid),
+			agenttest.Change(t, syncproto.EntityRosterEntry, line.ID, a, 71, line), // stale: skipped
+			del(syncproto.EntityRosterEntry, gone.ID, a, 73),
+		)
+		mustApply(t, st, "c1", cs...)
+		got := itemsOf(t, st)
+		if _, kept := got[syncproto.EntityRosterEntry+"/"+gone.ID]; len(got) != 59 || got[key] != 72 || kept {
+			t.Fatalf("%d items, line at %d, deleted line kept: %v", len(got), got[key], kept)
+		}
+		if l, err := st.RosterLine(t.Context(), line.ID); err != nil || !l.Paid {
+			t.Fatalf("line = %+v %v", l, err)
+		}
+	})
 	t.Run("OKUnknownEntityKeptForChecksum", func(t *testing.T) {
 		t.Parallel()
 		tab := agenttest.NewTablet(t, nil, "")

@@ -3,7 +3,6 @@ package localstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,11 +31,8 @@ func scanRoster(sc interface{ Scan(...any) error }) (RosterLine, error) {
 		return r, err
 	}
 	r.Kind, r.Category, r.Due, r.Subsidy = syncproto.Kind(kind), syncproto.Category(cat), syncproto.Money(due), syncproto.Money(subsidy)
-	if err := json.Unmarshal([]byte(grades), &r.Grades); err != nil {
+	if r.Grades, err = decodeGrades(grades); err != nil {
 		return r, fmt.Errorf("grades of %s: %w", r.ID, err)
-	}
-	if len(r.Grades) == 0 {
-		r.Grades = nil
 	}
 	return r, nil
 }
