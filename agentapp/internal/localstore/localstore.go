@@ -65,6 +65,10 @@ func dsn(path string) string {
 		// into the database first; Checkpoint does that after a sync, so a
 		// collection's commit does not pay for it (see Checkpoint).
 		fmt.Sprintf("wal_autocheckpoint(%d)", autoCheckpointPages),
+		// Statement journals (a bootstrap's multi-row upserts write one)
+		// and sorts in memory, not in temporary files: they only undo or
+		// order within one statement and never hold committed data.
+		"temp_store(MEMORY)",
 	} {
 		q.Add("_pragma", p)
 	}

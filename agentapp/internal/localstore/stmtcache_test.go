@@ -86,6 +86,10 @@ func TestCheckpoint(t *testing.T) {
 	if err := st.DB.QueryRowContext(t.Context(), `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != autoCheckpointPages {
 		t.Fatalf("wal_autocheckpoint = %d (%v), want %d", auto, err, autoCheckpointPages)
 	}
+	var temp int
+	if err := st.DB.QueryRowContext(t.Context(), `PRAGMA temp_store`).Scan(&temp); err != nil || temp != 2 {
+		t.Fatalf("temp_store = %d (%v), want 2 (MEMORY)", temp, err)
+	}
 	at := time.UnixMilli(1_700_000_000_000)
 	if err := st.RecordSync(t.Context(), at, nil); err != nil {
 		t.Fatal(err)
