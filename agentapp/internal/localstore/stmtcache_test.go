@@ -49,7 +49,7 @@ func TestStmtCache(t *testing.T) {
 			t.Fatalf("revoked = %v, %v; want true", got, err)
 		}
 	})
-	t.Run("FailedWriteDoesNotHangThePool", func(t *testing.T) {
+	t.Run("OKFailedWriteFreesTheConnection", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
