@@ -193,6 +193,9 @@ type SyncReport struct {
 	Pulled     int  `json:"pulled"`
 	Checkpoint bool `json:"checkpoint"` // the replica matched the server's checkpoint
 	Repulled   bool `json:"repulled"`
+	// Took is the sync's own time, what `agentapp sync` spends: without
+	// the simulator re-reading its roster afterwards.
+	Took time.Duration `json:"took"`
 }
 
 // Sync runs one whole sync, as `agentapp sync` does: push the outbox,
@@ -203,9 +206,10 @@ func (t *Tablet) Sync(ctx context.Context) (SyncReport, error) {
 	if t.syncer == nil {
 		return SyncReport{}, errors.New("fleet: " + t.Name + " is not enrolled")
 	}
+	start := time.Now()
 	rep, err := t.syncer.Sync(ctx, nil)
 	out := SyncReport{Pushed: rep.Pushed, Acked: rep.Acked, Parked: rep.Parked, Pulled: rep.Pulled,
-		Checkpoint: rep.Checkpoint, Repulled: rep.Repulled}
+		Checkpoint: rep.Checkpoint, Repulled: rep.Repulled, Took: time.Since(start)}
 	t.ops.Syncs++
 	t.checkpoint = err == nil && rep.Checkpoint
 	if err != nil {
