@@ -20,7 +20,7 @@ run: pg-install build ## start a local PostgreSQL (unless DATABASE_URL is set), 
 test: pg-install lint ## lint, then every test against a real PostgreSQL and real SQLite files
 	$(GO) test -count=1 -timeout 15m ./...
 
-bench: pg-install ## one table of figures, each against a baseline measured in the same run (4-7 min)
+bench: pg-install ## one table of figures, each against a baseline measured in the same run (about 2 min)
 	$(GO) run ./server/internal/proving/cmd/vsbench
 
 bench-quick: pg-install ## the same table at smoke size (about 20 s)
