@@ -462,3 +462,31 @@ func TestConsoleTaxBatchesTotal(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleCutNothingWaiting: "cut today's batch" with nothing waiting
+// says so on the batch list rather than on an error page, and makes no
+// empty batch.
+func TestConsoleCutNothingWaiting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	token, ss := f.consoleSession(auth.RoleTownship)
+	rec := f.page(http.MethodPost, "/township/batches/cut", token, withCSRF(nil, ss))
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/township/batches" {
+		t.Fatalf("cut with nothing waiting: %d to %q, want 303 to the batch list", rec.Code, rec.Header().Get("Location"))
+	}
+	next := httptest.NewRequest(http.MethodGet, "/township/batches", nil)
+	next.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: token})
+	for _, c := range rec.Result().Cookies() {
+		next.AddCookie(c)
+	}
+	page := httptest.NewRecorder()
+	f.e.ServeHTTP(page, next)
+	if !strings.Contains(page.Body.String(), "没有待解缴的收款") {
+		t.Errorf("the list does not say nothing was waiting: %.500s", mainOf(page))
+	}
+	var n int
+	f.db.Pool.QueryRow(t.Context(), `SELECT count(*) FROM batch`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d batches made from nothing", n)
+	}
+}

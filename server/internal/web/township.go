@@ -119,7 +119,7 @@ func (c *Console) CutBatch(e echo.Context) error {
 	p := principal(e)
 	b, _, err := c.remit.Cut(e.Request().Context(), p, p.Township, c.remit.Today())
 	if err != nil {
-		return err
+		return c.flashError(e, err, "/township/batches") // nothing waiting: said on the list, not an error page
 	}
 	return e.Redirect(http.StatusSeeOther, "/township/batches/"+b.ID)
 }
