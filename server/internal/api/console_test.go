@@ -490,3 +490,28 @@ func TestConsoleCutNothingWaiting(t *testing.T) {
 		t.Fatalf("%d batches made from nothing", n)
 	}
 }
+
+// TestConsoleUnknownPage: a browser asking for an address the console does
+// not have gets the console's 404 page; API clients keep the JSON error.
+func TestConsoleUnknownPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	browser := httptest.NewRequest(http.MethodGet, "/township/no-such-page", nil)
+	browser.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, browser)
+	if rec.Code != http.StatusNotFound || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Fatalf("a browser's unknown page: %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	checkHTMLError(t, rec, "not_found")
+	if rec.Header().Get("Content-Security-Policy") == "" {
+		t.Error("the 404 page has no Content-Security-Policy")
+	}
+	api := httptest.NewRequest(http.MethodGet, "/api/v1/no-such-call", nil)
+	api.Header.Set("Accept", "text/html")
+	rec = httptest.NewRecorder()
+	f.e.ServeHTTP(rec, api)
+	if rec.Code != http.StatusNotFound || errCode(t, rec) != "not_found" {
+		t.Fatalf("an unknown API call: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"villagesync/server/internal/store"
+	"villagesync/server/internal/web"
 	"villagesync/syncproto"
 )
 
@@ -49,6 +51,16 @@ var statusOf = map[syncproto.Code]int{
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
+	}
+	// A browser that asks for a page the console does not have (a
+	// mistyped address, an old bookmark) gets the console's error page;
+	// API clients keep the JSON shape.
+	req := c.Request()
+	if !strings.HasPrefix(req.URL.Path, "/api/") && strings.Contains(req.Header.Get(echo.HeaderAccept), "text/html") {
+		web.SecurityHeaders(c.Response().Header())
+		if perr := s.pageError(c, err); perr == nil {
+			return
+		}
 	}
 	ce := codedError(err)
 	status, ok := statusOf[ce.Code]
