@@ -69,3 +69,42 @@ func TestWriteDiskFull(t *testing.T) {
 	}
 	agenttest.RequireChain(t, after, tab.Public)
 }
+
+// A pulled page that finds the storage full stops the sync with the coded
+// disk_full error and a message that says the sync, not a collection,
+// failed; the page is not half applied and the cursor stays where it was,
+// so the next sync resumes there.
+func TestApplyPageDiskFull(t *testing.T) {
+	t.Parallel()
+	tab := agenttest.NewTablet(t, nil, "")
+	ctx := t.Context()
+	before, err := tab.Store.SyncState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pages int
+	if err := tab.Store.DB.QueryRowContext(ctx, `PRAGMA page_count`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tab.Store.DB.ExecContext(ctx, `PRAGMA max_page_count = `+strconv.Itoa(pages)); err != nil {
+		t.Fatal(err)
+	}
+	var changes []syncproto.Change
+	for i := 1; i <= 2000; i++ {
+		l := agenttest.Line(i, syncproto.KindMedical)
+		changes = append(changes, agenttest.Change(t, syncproto.EntityRosterEntry, l.ID, "v:"+agenttest.Village, int64(i), l))
+	}
+	err = tab.Store.ApplyPage(ctx, changes, "cursor-after-the-page")
+	var ce *syncproto.Error
+	if syncproto.ErrorCode(err) != localstore.CodeDiskFull || !errors.As(err, &ce) || !strings.Contains(ce.MessageZH, "同步未完成") {
+		t.Fatalf("a page on a full store: %v", err)
+	}
+	after, err := tab.Store.SyncState(ctx)
+	if err != nil || after.Cursor != before.Cursor {
+		t.Fatalf("the cursor moved to %q (was %q): %v", after.Cursor, before.Cursor, err)
+	}
+	var lines int
+	if err := tab.Store.DB.QueryRowContext(ctx, `SELECT count(*) FROM roster_line`).Scan(&lines); err != nil || lines != 0 {
+		t.Fatalf("%d roster lines of a refused page stored: %v", lines, err)
+	}
+}

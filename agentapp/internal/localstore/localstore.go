@@ -42,6 +42,19 @@ func diskFull(err error) error {
 		"平板存储空间已满，本笔记录未保存，请勿出具收据；请清理存储空间后重试")
 }
 
+// diskFullSync is diskFull for what a sync writes (pulled pages, the
+// server's acknowledgements): the sync stops, the records already stored
+// are untouched, and the next sync resumes where this one stopped.
+func diskFullSync(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqliteFull {
+		return err
+	}
+	return syncproto.Wrap(err, CodeDiskFull,
+		"the tablet's storage is full: the sync stopped, the records already stored are intact; free some space and sync again",
+		"平板存储空间已满，同步未完成，已保存的收款记录不受影响；请清理存储空间后重新同步")
+}
+
 // Store is the open tablet database.
 type Store struct {
 	DB    *sql.DB

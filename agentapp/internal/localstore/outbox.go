@@ -357,7 +357,8 @@ type PushTally struct {
 // mutation up to the answer's ack_seq is acknowledged, with the flags its
 // outcome carries. Acknowledged and parked mutations never go back to
 // pending.
-func (s *Store) ApplyPush(ctx context.Context, deviceID string, res syncproto.PushResponse, at time.Time) (PushTally, error) {
+func (s *Store) ApplyPush(ctx context.Context, deviceID string, res syncproto.PushResponse, at time.Time) (_ PushTally, err error) {
+	defer func() { err = diskFullSync(err) }()
 	var t PushTally
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {

@@ -22,7 +22,8 @@ const settingsID = "settings"
 // delete removes it. A change older than what the row holds from the same
 // stream is skipped, and a delete only removes a row its own stream wrote
 // last (see the migration).
-func (s *Store) ApplyPage(ctx context.Context, changes []syncproto.Change, cursor string) error {
+func (s *Store) ApplyPage(ctx context.Context, changes []syncproto.Change, cursor string) (err error) {
+	defer func() { err = diskFullSync(err) }()
 	tx, err := s.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("localstore: begin: %w", err)
