@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	_ "modernc.org/sqlite" // the tablet's SQLite, for the bare baselines
 
 	"villagesync/agentapp/fleet"
+	"villagesync/server/internal/store"
 )
 
 // MeasureBootstrap is a tablet's first sync of a village of 5,000
@@ -24,27 +26,12 @@ import (
 // transaction, WAL, synchronous=FULL). Goal: at most twice the baseline.
 func MeasureBootstrap(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 	residents, reps := opt.size(5000, 100), opt.size(3, 1)
-	clock := fixedClock()
-	db, name, err := env.openDB(ctx, clock)
+	v, err := env.oneVillage(ctx, residents, "vsbench-bootstrap-")
 	if err != nil {
 		return nil, err
 	}
-	defer env.dropDatabase(context.Background(), name)
-	defer db.Close()
-	d, err := setupDistrict(ctx, db, districtSpec{villages: 1, perVillage: residents}, clock)
-	if err != nil {
-		return nil, err
-	}
-	srv, _, err := startServer(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
-	dir, err := os.MkdirTemp("", "vsbench-bootstrap-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+	defer v.close()
+	db, d, srv, dir := v.db, v.d, v.srv, v.dir
 	var boots, bares []time.Duration
 	lines := 2 * residents
 	for i := range reps {
@@ -88,6 +75,45 @@ func MeasureBootstrap(ctx context.Context, env *Env, opt Options) ([]Result, err
 		Ratio:    boot.Seconds() / bare.Seconds(), RatioWhat: "of bare", Goal: "≤ 2×", Met: boot <= 2*bare,
 		Detail: fmt.Sprintf("median of %d", reps),
 	}}, nil
+}
+
+// villageSetup is a database with one village of residents on both
+// rosters, the API serving it, and a folder for tablet files.
+type villageSetup struct {
+	db    *store.DB
+	d     *district
+	srv   *httptest.Server
+	dir   string
+	close func()
+}
+
+// oneVillage sets up a villageSetup; its close undoes all of it.
+func (env *Env) oneVillage(ctx context.Context, residents int, dirPrefix string) (*villageSetup, error) {
+	clock := fixedClock()
+	db, name, err := env.openDB(ctx, clock)
+	if err != nil {
+		return nil, err
+	}
+	var undo []func()
+	v := &villageSetup{db: db, close: func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}}
+	undo = append(undo, func() { env.dropDatabase(context.Background(), name) }, db.Close)
+	fail := func(err error) (*villageSetup, error) { v.close(); return nil, err }
+	if v.d, err = setupDistrict(ctx, db, districtSpec{villages: 1, perVillage: residents}, clock); err != nil {
+		return fail(err)
+	}
+	if v.srv, _, err = startServer(ctx, v.d); err != nil {
+		return fail(err)
+	}
+	undo = append(undo, v.srv.Close)
+	if v.dir, err = os.MkdirTemp("", dirPrefix); err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { os.RemoveAll(v.dir) })
+	return v, nil
 }
 
 // bareBootstrap selects a village's roster lines from PostgreSQL and
@@ -183,27 +209,12 @@ func openBareSQLite(ctx context.Context, path, schema string) (*sql.DB, error) {
 // Goal: p99 at most 10 ms.
 func MeasureCollect(ctx context.Context, env *Env, opt Options) ([]Result, error) {
 	residents, n := opt.size(1000, 50), opt.size(1000, 40)
-	clock := fixedClock()
-	db, name, err := env.openDB(ctx, clock)
+	v, err := env.oneVillage(ctx, residents, "vsbench-collect-")
 	if err != nil {
 		return nil, err
 	}
-	defer env.dropDatabase(context.Background(), name)
-	defer db.Close()
-	d, err := setupDistrict(ctx, db, districtSpec{villages: 1, perVillage: residents}, clock)
-	if err != nil {
-		return nil, err
-	}
-	srv, _, err := startServer(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
-	dir, err := os.MkdirTemp("", "vsbench-collect-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
+	defer v.close()
+	d, srv, dir := v.d, v.srv, v.dir
 	t, err := fleet.OpenTablet(ctx, fleet.TabletConfig{Path: filepath.Join(dir, "collect.db"), ServerURL: srv.URL, Seed: 1})
 	if err != nil {
 		return nil, err
