@@ -23,24 +23,7 @@ func (db *DB) RosterEntryForUpdate(ctx context.Context, tx pgx.Tx, id string) (R
 // RosterEntriesForUpdate reads and locks roster lines, in ID order, by
 // ID with their change numbers; IDs that do not exist are left out.
 func (db *DB) RosterEntriesForUpdate(ctx context.Context, tx pgx.Tx, ids []string) (map[string]RosterLineRow, error) {
-	rows, err := tx.Query(ctx, `SELECT id, kind, year, resident_id, name, initials, village_code, township_code,
-		category, due_fen, subsidy_fen, fully_subsidised, note, paid, coalesce(review, ''), change_seq
-		FROM roster_entry WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
-	out := make(map[string]RosterLineRow, len(ids))
-	for rows.Next() {
-		var r RosterLineRow
-		e := &r.RosterEntry
-		if err := rows.Scan(&e.ID, &e.Kind, &e.Year, &e.ResidentID, &e.Name, &e.Initials, &e.VillageCode, &e.TownshipCode,
-			&e.Category, &e.DueFen, &e.SubsidyFen, &e.FullySubsidised, &e.Note, &e.Paid, &e.Review, &r.ChangeSeq); err != nil {
-			return nil, translate(err)
-		}
-		out[e.ID] = r
-	}
-	return out, translate(rows.Err())
+	return rosterLinesByID(ctx, tx, ids, " ORDER BY id FOR UPDATE")
 }
 
 // SetRosterPaid sets a roster line's paid flag and its change number.

@@ -37,9 +37,15 @@ type RosterLineRow struct {
 
 // RosterLinesByID reads roster lines.
 func (db *DB) RosterLinesByID(ctx context.Context, q Querier, ids []string) (map[string]RosterLineRow, error) {
+	return rosterLinesByID(ctx, q, ids, "")
+}
+
+// rosterLinesByID reads roster lines by ID; suffix ends the statement
+// (ordering and locking).
+func rosterLinesByID(ctx context.Context, q Querier, ids []string, suffix string) (map[string]RosterLineRow, error) {
 	rows, err := q.Query(ctx, `SELECT id, kind, year, resident_id, name, initials, village_code, township_code,
 		category, due_fen, subsidy_fen, fully_subsidised, note, paid, coalesce(review, ''), change_seq
-		FROM roster_entry WHERE id = ANY($1)`, ids)
+		FROM roster_entry WHERE id = ANY($1)`+suffix, ids)
 	if err != nil {
 		return nil, translate(err)
 	}
