@@ -76,7 +76,7 @@ func villageParam(name string) func(echo.Context) (auth.Target, error) {
 
 // Routes is the route table: the API's routes, then the console's pages.
 func Routes(s *Server) []Route {
-	return slices.Concat(apiRoutes(s), s.pageRoutes(), s.pageRoutesA2())
+	return slices.Concat(apiRoutes(s), s.pageRoutes(), s.districtPageRoutes())
 }
 
 func apiRoutes(s *Server) []Route {

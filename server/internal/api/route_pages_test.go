@@ -23,7 +23,7 @@ import (
 type pageCase func(f *fixture, inScope bool) (path string, form url.Values)
 
 // pageCases holds one request builder for every non-public page of the
-// township and tax consoles; pageCasesA2 the other pages'.
+// township and tax consoles; districtPageCases the other pages'.
 var pageCases = map[string]pageCase{
 	"POST /logout": func(*fixture, bool) (string, url.Values) { return "/logout", nil },
 	"GET /":        func(*fixture, bool) (string, url.Values) { return "/", nil },
@@ -90,7 +90,7 @@ var pageCases = map[string]pageCase{
 
 func allPageCases() map[string]pageCase {
 	all := maps.Clone(pageCases)
-	maps.Copy(all, pageCasesA2)
+	maps.Copy(all, districtPageCases)
 	return all
 }
 

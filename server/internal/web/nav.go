@@ -20,8 +20,8 @@ var (
 	taxStaff      = []auth.Role{auth.RoleTax, auth.RoleAdmin}
 )
 
-// nav is the menu of the pages of this file's author; navA2 (nav_a2.go)
-// holds the others'. The order is the order shown.
+// nav is the menu of the township and tax pages; navDistrict (nav_district.go)
+// holds the district pages'. The order is the order shown.
 var nav = []NavItem{
 	{Path: "/township", Label: "今日概况", Roles: townshipStaff},
 	{Path: "/township/batches", Label: "当日批次", Roles: townshipStaff},
@@ -38,7 +38,7 @@ var nav = []NavItem{
 func navFor(r auth.Role, current string) []NavItem {
 	var out []NavItem
 	best := -1
-	for _, it := range slices.Concat(nav, navA2) {
+	for _, it := range slices.Concat(nav, navDistrict) {
 		if !slices.Contains(it.Roles, r) {
 			continue
 		}
@@ -57,7 +57,7 @@ func navFor(r auth.Role, current string) []NavItem {
 
 // homeOf is where a role lands after login.
 func homeOf(r auth.Role) string {
-	for _, it := range slices.Concat(nav, navA2) {
+	for _, it := range slices.Concat(nav, navDistrict) {
 		if slices.Contains(it.Roles, r) {
 			return it.Path
 		}

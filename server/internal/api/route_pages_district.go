@@ -9,14 +9,14 @@ import (
 	"villagesync/server/internal/web"
 )
 
-// pageRoutesA2 are the HRSS/medical security, admin and district
+// districtPageRoutes are the HRSS/medical security, admin and district
 // dashboard pages. Each has the roles and scope of the API route it
 // stands for: the roster pages those of /api/v1/rosters…, the paid
 // details those of /api/v1/exports/paid, users those of /api/v1/users,
 // settings and the district's areas those of /api/v1/settings,
 // /api/v1/townships and /api/v1/villages. The dashboard has no API
 // twin: it is for the district roles (web.DashboardRoles).
-func (s *Server) pageRoutesA2() []Route {
+func (s *Server) districtPageRoutes() []Route {
 	w := s.web
 	get, post := http.MethodGet, http.MethodPost
 	return []Route{

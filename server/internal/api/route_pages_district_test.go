@@ -18,9 +18,9 @@ import (
 	"villagesync/syncproto"
 )
 
-// pageCasesA2 are the route-table test cases of the HRSS/medical
+// districtPageCases are the route-table test cases of the HRSS/medical
 // security, admin and dashboard pages.
-var pageCasesA2 = map[string]pageCase{
+var districtPageCases = map[string]pageCase{
 	"GET /dashboard": func(_ *fixture, in bool) (string, url.Values) {
 		return "/dashboard?township=" + pick(in, twpX, twpY), nil
 	},

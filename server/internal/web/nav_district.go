@@ -2,9 +2,9 @@ package web
 
 import "villagesync/server/internal/auth"
 
-// navA2 is the menu of the HRSS/medical, admin and dashboard pages
-// (owned by their author): entries are appended after nav's.
-var navA2 = []NavItem{
+// navDistrict is the menu of the HRSS/medical, admin and dashboard pages
+// (the district's bureaus and its admin): entries are appended after nav's.
+var navDistrict = []NavItem{
 	{Path: "/dashboard", Label: "征收进度", Roles: DashboardRoles},
 	{Path: "/hrss/rosters", Label: "征收清册", Roles: RosterReaders},
 	{Path: "/hrss/paid", Label: "缴费明细", Roles: RosterReaders},
