@@ -141,7 +141,9 @@ func PrintTabletDemo(ctx context.Context, w io.Writer, db *store.DB, svc *auth.S
   bin/agentapp --db .data/agent.db roster search zh
   bin/agentapp --db .data/agent.db collect --id <清册行 ID from the search>
   bin/agentapp --db .data/agent.db sync
+  bin/agentapp --db .data/agent.db serve     # the touch UI: http://127.0.0.1:8377/
+网页控制台 web console: http://%s/ (accounts above)
 
-`, code.ExpiresAt.Local().Format("2006-01-02 15:04"), addr, code.Code)
+`, code.ExpiresAt.Local().Format("2006-01-02 15:04"), addr, code.Code, addr)
 	return nil
 }
