@@ -11,6 +11,27 @@ import (
 // statements, numbers its changes in Go under the stream locks it holds,
 // and writes the rows together (see WritePush).
 
+// RosterEntriesOfCollections is the roster line of each of a device's
+// collections named (those a push voids).
+func (db *DB) RosterEntriesOfCollections(ctx context.Context, tx pgx.Tx, device string, ids []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT roster_entry_id FROM collection WHERE device_id = $1 AND id = ANY($2)`, device, ids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, translate(err)
+}
+
+// VillagesOfRosterEntries is the set of villages of roster lines.
+func (db *DB) VillagesOfRosterEntries(ctx context.Context, tx pgx.Tx, ids []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT village_code FROM roster_entry WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, translate(err)
+}
+
 // VillageCounter is a village stream's counter, read under its lock.
 type VillageCounter struct {
 	LastSeq      int64

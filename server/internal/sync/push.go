@@ -279,11 +279,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 		}
 	}
 	if len(voids) > 0 {
-		rows, err := pt.tx.Query(ctx, `SELECT roster_entry_id FROM collection WHERE device_id = $1 AND id = ANY($2)`, pt.dev.ID, voids)
-		if err != nil {
-			return err
-		}
-		more, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		more, err := pt.s.db.RosterEntriesOfCollections(ctx, pt.tx, pt.dev.ID, voids)
 		if err != nil {
 			return err
 		}
@@ -292,11 +288,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 		}
 	}
 	entryIDs := keys(ids)
-	rows, err := pt.tx.Query(ctx, `SELECT DISTINCT village_code FROM roster_entry WHERE id = ANY($1)`, entryIDs)
-	if err != nil {
-		return err
-	}
-	vs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	vs, err := pt.s.db.VillagesOfRosterEntries(ctx, pt.tx, entryIDs)
 	if err != nil {
 		return err
 	}
