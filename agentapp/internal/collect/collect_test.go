@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,28 +13,10 @@ import (
 	"villagesync/syncproto"
 )
 
-// clock is a tablet clock the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a seeded tablet with the collect service over it.
 type env struct {
 	*agenttest.Tablet
-	clock *clock
+	clock *agenttest.Clock
 	svc   *collect.Service
 }
 
@@ -43,7 +24,7 @@ type env struct {
 // and lines 1..10 of both kinds.
 func mustEnv(tb testing.TB, set syncproto.DeviceSettings, receipts int64, extra ...syncproto.RosterLine) *env {
 	tb.Helper()
-	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)} // 09:30 in Shanghai
+	c := agenttest.NewClock(time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)) // 09:30 in Shanghai
 	t := agenttest.NewTablet(tb, c.Now, "")
 	var lines []syncproto.RosterLine
 	for i := 1; i <= 10; i++ {

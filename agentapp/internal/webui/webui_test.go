@@ -22,29 +22,11 @@ import (
 	"villagesync/syncproto"
 )
 
-// clock is a tablet clock the test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // ui is a seeded tablet served by the UI over a real loopback listener,
 // and a browser-like client keeping its cookies.
 type ui struct {
 	*agenttest.Tablet
-	clock *clock
+	clock *agenttest.Clock
 	srv   *webui.Server
 	base  string
 	http  *http.Client
@@ -69,7 +51,7 @@ func newUI(t *testing.T) *ui {
 // the UI's configuration.
 func newEmptyUI(t *testing.T, opts ...func(*webui.Config)) *ui {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC)}
+	c := agenttest.NewClock(time.Date(2026, 10, 28, 1, 30, 0, 0, time.UTC))
 	tab := agenttest.NewTablet(t, c.Now, "")
 	hs := httptest.NewUnstartedServer(nil)
 	cfg := webui.Config{Store: tab.Store, Addr: hs.Listener.Addr().String(), Now: c.Now, Idle: idle,
