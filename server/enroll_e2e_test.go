@@ -3,44 +3,27 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"villagesync/server/internal/buildonce"
 	"villagesync/server/internal/pgtest"
 	"villagesync/syncproto"
-)
-
-var (
-	agentappOnce sync.Once
-	agentappBin  string
-	agentappErr  error
 )
 
 // buildAgentapp builds the real tablet binary for end-to-end tests, once
 // per test process.
 func buildAgentapp(t testing.TB) string {
 	t.Helper()
-	agentappOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "villagesync-agentapp-")
-		if err != nil {
-			agentappErr = err
-			return
-		}
-		agentappBin = filepath.Join(dir, "agentapp")
-		if out, err := exec.Command("go", "build", "-o", agentappBin, "villagesync/agentapp").CombinedOutput(); err != nil {
-			agentappErr = fmt.Errorf("build agentapp: %v\n%s", err, out)
-		}
-	})
-	if agentappErr != nil {
-		t.Fatal(agentappErr)
+	bin, err := buildonce.Binary("villagesync/agentapp")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return agentappBin
+	return bin
 }
 
 func postJSON(t testing.TB, url, token string, in, out any) int {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"villagesync/server/internal/api"
 	"villagesync/server/internal/auth"
+	"villagesync/server/internal/buildonce"
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pgtest"
 	"villagesync/server/internal/store"
@@ -23,9 +23,7 @@ import (
 
 func TestMain(m *testing.M) {
 	code := pgtest.Run(m)
-	if agentappBin != "" {
-		os.RemoveAll(filepath.Dir(agentappBin))
-	}
+	buildonce.Cleanup()
 	os.Exit(code)
 }
 

@@ -20,6 +20,7 @@ import (
 
 	"villagesync/agentapp/fleet"
 	"villagesync/server/internal/auth"
+	"villagesync/server/internal/buildonce"
 	"villagesync/server/internal/demo"
 	"villagesync/server/internal/pglocal"
 	"villagesync/server/internal/pgtest"
@@ -31,17 +32,9 @@ import (
 
 func TestMain(m *testing.M) {
 	code := pgtest.Run(m)
-	if serverBin != "" {
-		os.RemoveAll(filepath.Dir(serverBin))
-	}
+	buildonce.Cleanup()
 	os.Exit(code)
 }
-
-var (
-	serverOnce sync.Once
-	serverBin  string
-	serverErr  error
-)
 
 // buildServer builds the real server binary once per test process, or
 // takes the one FAULTS_SERVER_BIN names (built before, e.g. from a clean
@@ -51,21 +44,11 @@ func buildServer(t testing.TB) string {
 	if bin := os.Getenv("FAULTS_SERVER_BIN"); bin != "" {
 		return bin
 	}
-	serverOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "villagesync-faults-")
-		if err != nil {
-			serverErr = err
-			return
-		}
-		serverBin = filepath.Join(dir, "server")
-		if out, err := exec.Command("go", "build", "-o", serverBin, "villagesync/server").CombinedOutput(); err != nil {
-			serverErr = fmt.Errorf("build server: %v\n%s", err, out)
-		}
-	})
-	if serverErr != nil {
-		t.Fatal(serverErr)
+	bin, err := buildonce.Binary("villagesync/server")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return serverBin
+	return bin
 }
 
 // logBuffer is a process's output, written and read at once.
