@@ -23,8 +23,10 @@ dir=$1; shift
 "$@" >"$dir/server.log" 2>&1 &
 pid=$!
 trap 'kill -INT "$pid" 2>/dev/null' TERM INT HUP
+# A signal interrupts wait: wait again until postgres is really gone (it
+# writes its statistics files while it shuts down), then remove its files.
 wait "$pid"
-wait "$pid" 2>/dev/null
+while kill -0 "$pid" 2>/dev/null; do wait "$pid" 2>/dev/null; done
 rm -rf "$dir"
 `
 
