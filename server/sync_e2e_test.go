@@ -264,6 +264,10 @@ func TestTabletKilledDuringSync(t *testing.T) {
 		time.Sleep(time.Duration(r.IntN(400)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		// A kill during the PIN check counts as a wrong PIN (by design:
+		// killing the app must not give free guesses); the agent's next
+		// right PIN clears the count, as it would on a real tablet.
+		tb.run("unlock")
 	}
 	if out := tb.run("sync"); !strings.Contains(out, "一致") {
 		t.Fatalf("final sync:\n%s", out)
