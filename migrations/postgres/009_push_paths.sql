@@ -1,0 +1,27 @@
+-- +goose Up
+-- Push ingest, profiled under `make bench` (auto_explain):
+--
+-- A push asks for the device's highest used receipt number. With an
+-- index on receipt_no alone PostgreSQL walked that index backwards over
+-- every other device's numbers. Receipt numbers are only ever looked up
+-- within a device, so the index leads with the device.
+DROP INDEX collection_receipt_idx;
+CREATE INDEX collection_device_receipt_idx ON collection (device_id, receipt_no);
+
+-- Every collection sets its roster line's paid flag and change number.
+-- roster_entry_village_idx named change_seq, so each of those updates
+-- was a new tuple in all four indexes. Nothing reads roster lines in
+-- change_seq order (pulls read the village's change log), and
+-- roster_entry_initials_idx already leads with village_code. Without it,
+-- and with free room in each page, the paid update is HOT: no index is
+-- touched. The fillfactor applies to pages written from now on (a
+-- roster imported before this migration gets it on its next rewrite,
+-- e.g. VACUUM FULL roster_entry).
+DROP INDEX roster_entry_village_idx;
+ALTER TABLE roster_entry SET (fillfactor = 60);
+
+-- +goose Down
+ALTER TABLE roster_entry RESET (fillfactor);
+CREATE INDEX roster_entry_village_idx ON roster_entry (village_code, change_seq);
+DROP INDEX collection_device_receipt_idx;
+CREATE INDEX collection_receipt_idx ON collection (receipt_no);
