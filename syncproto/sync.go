@@ -103,6 +103,29 @@ func (m *Mutation) Seal(key ed25519.PrivateKey) {
 // hash of its content and Signature made by pub. It does not look at the
 // chain (Seq, PrevHash against the record before): the receiver does.
 func (m *Mutation) Check(pub ed25519.PublicKey) error {
+	if err := m.CheckContent(); err != nil {
+		return err
+	}
+	if !m.signedBy(pub) {
+		return m.SignatureError()
+	}
+	return nil
+}
+
+// signedBy reports whether Signature is pub's signature of Hash's bytes.
+func (m *Mutation) signedBy(pub ed25519.PublicKey) bool {
+	raw, err := hex.DecodeString(m.Hash)
+	if err != nil {
+		return false
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature)
+	return err == nil && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, raw, sig)
+}
+
+// CheckContent is Check without the signature: well formed and Hash
+// equal to the hash of its content. A receiver of many mutations checks
+// their signatures together with FirstBadSignature.
+func (m *Mutation) CheckContent() error {
 	if m.Seq < 1 || m.ID == "" || m.DeviceID == "" || len(m.PrevHash) != 64 || len(m.Hash) != 64 {
 		return Errorf(CodeInvalidInput, fmt.Sprintf("mutation %d is incomplete", m.Seq), fmt.Sprintf("记录 %d 不完整", m.Seq))
 	}
@@ -113,13 +136,14 @@ func (m *Mutation) Check(pub ed25519.PublicKey) error {
 		return Errorf(CodeChainBroken, fmt.Sprintf("mutation %d: hash does not match its content (edited?)", m.Seq),
 			fmt.Sprintf("记录 %d 的哈希与内容不符（可能被篡改）", m.Seq))
 	}
-	raw, _ := hex.DecodeString(m.Hash)
-	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	if err != nil || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, raw, sig) {
-		return Errorf(CodeBadSignature, fmt.Sprintf("mutation %d is not signed by this device", m.Seq),
-			fmt.Sprintf("记录 %d 的签名不属于本终端", m.Seq))
-	}
 	return nil
+}
+
+// SignatureError is the error for a mutation whose signature is not its
+// device's.
+func (m *Mutation) SignatureError() *Error {
+	return Errorf(CodeBadSignature, fmt.Sprintf("mutation %d is not signed by this device", m.Seq),
+		fmt.Sprintf("记录 %d 的签名不属于本终端", m.Seq))
 }
 
 // Collection is the payload of a collection: cash taken from a person on

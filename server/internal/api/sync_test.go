@@ -134,6 +134,24 @@ func TestPushChainErrors(t *testing.T) {
 			m.Seal(other.key)
 			return []syncproto.Mutation{m}
 		}},
+		// A push above the batch size: its signatures are checked as a
+		// batch, and the push is still refused at its first bad record,
+		// whatever fault comes after it.
+		"ErrForeignSignatureInBatch": {code: syncproto.CodeBadSignature, make: func(tb *tablet, id string) []syncproto.Mutation {
+			ms := tb.collectN(id, 8)
+			ms[5].Seal(tb.f.newTablet("agent-forger", vilA).key)
+			return ms
+		}},
+		"ErrForeignSignatureBeforeGap": {code: syncproto.CodeBadSignature, make: func(tb *tablet, id string) []syncproto.Mutation {
+			ms := tb.collectN(id, 8)
+			ms[2].Seal(tb.f.newTablet("agent-forger", vilA).key)
+			return append(ms[:6], ms[7]) // seq 7 missing
+		}},
+		"ErrGapBeforeForeignSignature": {code: syncproto.CodeChainGap, make: func(tb *tablet, id string) []syncproto.Mutation {
+			ms := tb.collectN(id, 8)
+			ms[6].Seal(tb.f.newTablet("agent-forger", vilA).key)
+			return append(ms[:4], ms[5:]...) // seq 5 missing
+		}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

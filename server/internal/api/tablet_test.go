@@ -90,6 +90,15 @@ func (tb *tablet) collect(lineID string, grade syncproto.Money) syncproto.Mutati
 		Kind: line.Kind, Year: line.Year, Category: line.Category, Grade: grade, Amount: amount}, inPeriod)
 }
 
+// collectN is n collections from the one roster line, in seq order.
+func (tb *tablet) collectN(lineID string, n int) []syncproto.Mutation {
+	ms := make([]syncproto.Mutation, n)
+	for i := range ms {
+		ms[i] = tb.collect(lineID, 0)
+	}
+	return ms
+}
+
 func (tb *tablet) push(ms ...syncproto.Mutation) (syncproto.PushResponse, *httptest.ResponseRecorder) {
 	rec := tb.f.request(http.MethodPost, "/api/v1/sync/push", tb.token, syncproto.PushRequest{Mutations: ms})
 	var resp syncproto.PushResponse

@@ -149,48 +149,38 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 		lastHash = syncproto.ZeroHash
 	}
 	var fresh []decoded
+	var signed []syncproto.Mutation // fresh, their signatures checked together
+	// signatures returns the first fresh mutation with a bad signature,
+	// so that a push is refused at its first bad record, whatever kind
+	// of fault that is.
+	signatures := func() *chainError {
+		if i := syncproto.FirstBadSignature(pub, signed); i >= 0 {
+			return &chainError{seq: signed[i].Seq, err: signed[i].SignatureError()}
+		}
+		return nil
+	}
 	for i := range ms {
 		m := ms[i]
-		if m.DeviceID != pt.dev.ID {
-			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeBadSignature,
-				fmt.Sprintf("mutation %d belongs to another device", m.Seq), fmt.Sprintf("记录 %d 属于其他终端", m.Seq))}, nil
+		dup, ce, err := pt.checkLink(ctx, ms, i, last, lastHash)
+		if err != nil {
+			return resp, nil, err
 		}
-		if i > 0 && m.Seq <= ms[i-1].Seq {
-			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
-				"mutations must be sent in increasing seq order", "记录须按序号递增上传")}, nil
+		if ce != nil {
+			if se := signatures(); se != nil {
+				return resp, se, nil
+			}
+			return resp, ce, nil
 		}
-		if m.Seq <= pt.dev.LastSeq {
-			held, err := pt.s.db.MutationHash(ctx, pt.tx, pt.dev.ID, m.Seq)
-			if err != nil {
-				return resp, nil, err
-			}
-			if held != m.Hash {
-				return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainTampered,
-					fmt.Sprintf("mutation %d differs from the one already stored (edited or replaced)", m.Seq),
-					fmt.Sprintf("记录 %d 与服务器已保存的不一致（可能被修改或替换）", m.Seq))}, nil
-			}
+		if dup {
 			resp.Outcomes = append(resp.Outcomes, syncproto.Outcome{ID: m.ID, Seq: m.Seq, Status: syncproto.OutcomeDuplicate})
 			continue
 		}
-		if m.Seq != last+1 {
-			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainGap,
-				fmt.Sprintf("mutation %d sent but %d is missing", m.Seq, last+1),
-				fmt.Sprintf("缺少记录 %d，却收到记录 %d", last+1, m.Seq))}, nil
-		}
-		if m.PrevHash != lastHash {
-			return resp, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
-				fmt.Sprintf("mutation %d does not link to mutation %d (reordered or edited)", m.Seq, last),
-				fmt.Sprintf("记录 %d 与上一条记录 %d 链接不上（顺序被打乱或被修改）", m.Seq, last))}, nil
-		}
-		if err := m.Check(pub); err != nil {
-			var pe *syncproto.Error
-			if errors.As(err, &pe) && (pe.Code == syncproto.CodeChainBroken || pe.Code == syncproto.CodeBadSignature) {
-				return resp, &chainError{seq: m.Seq, err: pe}, nil
-			}
-			return resp, &chainError{seq: m.Seq, err: syncproto.Wrap(err, syncproto.CodeChainBroken, err.Error(), "记录格式不正确")}, nil
-		}
 		fresh = append(fresh, decode(m))
+		signed = append(signed, m)
 		last, lastHash = m.Seq, m.Hash
+	}
+	if ce := signatures(); ce != nil {
+		return resp, ce, nil
 	}
 	if len(fresh) > 0 {
 		if err := pt.lockAll(ctx, fresh); err != nil {
@@ -215,6 +205,52 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 	}
 	resp.AckSeq = last
 	return resp, nil, nil
+}
+
+// checkLink checks mutation i of a push against the chain, all but its
+// signature: it is the device's, in order, either a re-sent copy of a
+// stored mutation (dup) or the next link after last, and its hash is
+// that of its content.
+func (pt *pushTx) checkLink(ctx context.Context, ms []syncproto.Mutation, i int, last int64, lastHash string) (dup bool, _ *chainError, _ error) {
+	m := &ms[i]
+	if m.DeviceID != pt.dev.ID {
+		return false, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeBadSignature,
+			fmt.Sprintf("mutation %d belongs to another device", m.Seq), fmt.Sprintf("记录 %d 属于其他终端", m.Seq))}, nil
+	}
+	if i > 0 && m.Seq <= ms[i-1].Seq {
+		return false, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
+			"mutations must be sent in increasing seq order", "记录须按序号递增上传")}, nil
+	}
+	if m.Seq <= pt.dev.LastSeq {
+		held, err := pt.s.db.MutationHash(ctx, pt.tx, pt.dev.ID, m.Seq)
+		if err != nil {
+			return false, nil, err
+		}
+		if held != m.Hash {
+			return false, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainTampered,
+				fmt.Sprintf("mutation %d differs from the one already stored (edited or replaced)", m.Seq),
+				fmt.Sprintf("记录 %d 与服务器已保存的不一致（可能被修改或替换）", m.Seq))}, nil
+		}
+		return true, nil, nil
+	}
+	if m.Seq != last+1 {
+		return false, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainGap,
+			fmt.Sprintf("mutation %d sent but %d is missing", m.Seq, last+1),
+			fmt.Sprintf("缺少记录 %d，却收到记录 %d", last+1, m.Seq))}, nil
+	}
+	if m.PrevHash != lastHash {
+		return false, &chainError{seq: m.Seq, err: syncproto.Errorf(syncproto.CodeChainBroken,
+			fmt.Sprintf("mutation %d does not link to mutation %d (reordered or edited)", m.Seq, last),
+			fmt.Sprintf("记录 %d 与上一条记录 %d 链接不上（顺序被打乱或被修改）", m.Seq, last))}, nil
+	}
+	if err := m.CheckContent(); err != nil {
+		var pe *syncproto.Error
+		if errors.As(err, &pe) && pe.Code == syncproto.CodeChainBroken {
+			return false, &chainError{seq: m.Seq, err: pe}, nil
+		}
+		return false, &chainError{seq: m.Seq, err: syncproto.Wrap(err, syncproto.CodeChainBroken, err.Error(), "记录格式不正确")}, nil
+	}
+	return false, nil, nil
 }
 
 // decode reads a mutation's payload strictly; a payload that cannot be
