@@ -20,7 +20,14 @@ CREATE INDEX collection_device_receipt_idx ON collection (device_id, receipt_no)
 DROP INDEX roster_entry_village_idx;
 ALTER TABLE roster_entry SET (fillfactor = 60);
 
+-- Each collection went into two indexes on (device_id, seq): the full
+-- one of 008 and a partial one of the undeposited. The deposit's read of
+-- a device's undeposited collections uses the full one as well, and
+-- without the partial index a deposit's update of deposit_id is HOT.
+DROP INDEX collection_undeposited_idx;
+
 -- +goose Down
+CREATE INDEX collection_undeposited_idx ON collection (device_id, seq) WHERE deposit_id IS NULL;
 ALTER TABLE roster_entry RESET (fillfactor);
 CREATE INDEX roster_entry_village_idx ON roster_entry (village_code, change_seq);
 DROP INDEX collection_device_receipt_idx;
