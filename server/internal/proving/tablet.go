@@ -113,17 +113,31 @@ type client struct {
 }
 
 func (c *client) push(ctx context.Context, t *tablet, ms []syncproto.Mutation) (syncproto.PushResponse, error) {
-	b, err := json.Marshal(syncproto.PushRequest{Mutations: ms})
+	body, err := encodePush(ms)
 	if err != nil {
 		return syncproto.PushResponse{}, err
+	}
+	return c.pushBody(ctx, t, body)
+}
+
+// encodePush is a push request's body as a tablet sends it: JSON, gzip.
+func encodePush(ms []syncproto.Mutation) ([]byte, error) {
+	b, err := json.Marshal(syncproto.PushRequest{Mutations: ms})
+	if err != nil {
+		return nil, err
 	}
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
 	zw.Write(b)
 	if err := zw.Close(); err != nil {
-		return syncproto.PushResponse{}, err
+		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/sync/push", &z)
+	return z.Bytes(), nil
+}
+
+// pushBody sends a body made by encodePush.
+func (c *client) pushBody(ctx context.Context, t *tablet, body []byte) (syncproto.PushResponse, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/sync/push", bytes.NewReader(body))
 	if err != nil {
 		return syncproto.PushResponse{}, err
 	}
