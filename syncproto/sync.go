@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"slices"
 	"strconv"
 	"time"
@@ -279,9 +280,25 @@ type RosterLine struct {
 // IDHash is the keyed hash under which a tablet finds a person by full ID
 // number without storing it: hex HMAC-SHA256(key, normalised ID).
 func IDHash(key []byte, id ResidentID) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil))
+	return NewIDHasher(key).Hash(id)
+}
+
+// IDHasher is IDHash under one key for many ID numbers, keeping the keyed
+// state between them (a bootstrap hashes 10,000). Not safe for concurrent
+// use.
+type IDHasher struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
+}
+
+// NewIDHasher returns an IDHasher for key.
+func NewIDHasher(key []byte) *IDHasher { return &IDHasher{mac: hmac.New(sha256.New, key)} }
+
+// Hash is IDHash(key, id).
+func (h *IDHasher) Hash(id ResidentID) string {
+	h.mac.Reset()
+	h.mac.Write([]byte(id))
+	return hex.EncodeToString(h.mac.Sum(h.sum[:0]))
 }
 
 // ReceiptRange is a block of receipt numbers a device may issue, First to

@@ -146,7 +146,7 @@ type pullTx struct {
 	township string
 	read     int // changes read (served or skipped)
 	changes  []syncproto.Change
-	key      []byte
+	idHash   *syncproto.IDHasher
 	resolve  map[syncproto.Kind]func(int, string) (settings.Year, bool)
 }
 
@@ -190,16 +190,16 @@ func (pc *pullTx) village(ctx context.Context, c *cursor, v string) error {
 
 // rosterLine is what a tablet holds of a roster line.
 func (pc *pullTx) rosterLine(ctx context.Context, r store.RosterLineRow) (json.RawMessage, error) {
-	if pc.key == nil {
+	if pc.idHash == nil {
 		k, err := pc.s.db.Secret(ctx, pc.tx, "id_hash_key")
 		if err != nil {
 			return nil, err
 		}
-		pc.key = k
+		pc.idHash = syncproto.NewIDHasher(k)
 	}
 	kind := syncproto.Kind(r.Kind)
 	line := syncproto.RosterLine{ID: r.ID, Kind: kind, Year: r.Year, Name: r.Name, Initials: r.Initials,
-		Masked: syncproto.ResidentID(r.ResidentID).Masked(), IDHash: syncproto.IDHash(pc.key, syncproto.ResidentID(r.ResidentID)),
+		Masked: syncproto.ResidentID(r.ResidentID).Masked(), IDHash: pc.idHash.Hash(syncproto.ResidentID(r.ResidentID)),
 		VillageCode: r.VillageCode, Category: syncproto.Category(r.Category), Due: syncproto.Money(r.DueFen),
 		Subsidy: syncproto.Money(r.SubsidyFen), FullySubsidised: r.FullySubsidised, Paid: r.Paid, Review: r.Review}
 	if kind == syncproto.KindPension {
@@ -215,7 +215,7 @@ func (pc *pullTx) rosterLine(ctx context.Context, r store.RosterLineRow) (json.R
 			}
 		}
 	}
-	return json.Marshal(line)
+	return line.AppendJSON(make([]byte, 0, 384))
 }
 
 func (pc *pullTx) yearSettings(ctx context.Context, kind syncproto.Kind, year int, village string) (settings.Year, bool, error) {
@@ -303,7 +303,7 @@ func (pc *pullTx) settingsChange(ctx context.Context, c *cursor, villages []stri
 	if err != nil {
 		return err
 	}
-	pc.key = key
+	pc.idHash = syncproto.NewIDHasher(key)
 	ds := syncproto.DeviceSettings{IDHashKey: key}
 	all, err := pc.s.settings.AllIn(ctx, pc.tx, 0)
 	if err != nil {
