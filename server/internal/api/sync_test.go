@@ -3,6 +3,7 @@ package api_test
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -577,5 +578,59 @@ func TestSettingsChangeReachesTablets(t *testing.T) {
 	after := tb.lines(syncproto.KindPension)[0].Grades
 	if slices.Contains(after, syncproto.Yuan(300)) || len(after) != len(before)-1 {
 		t.Fatalf("grades after the change: %v (before %v)", after, before)
+	}
+}
+
+// A record's payload is hashed and signed byte for byte: a payload in
+// another JSON spelling than the server's own (spaces, line breaks,
+// escaped characters, members in another order) is stored as sent and
+// its hash still checks.
+func TestPushPayloadBytesKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.loadRoster(2, vilA)
+	tb := f.newTablet("agent-bytes", vilA)
+	tb.pullAll(1000)
+	m := tb.collect(tb.lines(syncproto.KindMedical)[0].ID, 0)
+	var c map[string]any
+	if err := json.Unmarshal(m.Payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("{\n  \"name\" : \"")
+	for _, r := range c["name"].(string) {
+		fmt.Fprintf(&b, `\u%04x`, r)
+	}
+	b.WriteString("\"")
+	for k, v := range c {
+		if k != "name" {
+			enc, _ := json.Marshal(v)
+			fmt.Fprintf(&b, ",\n  %q :\t%s", k, enc)
+		}
+	}
+	b.WriteString("\n}")
+	m.Payload = json.RawMessage(b.String())
+	m.Seal(tb.key)
+	tb.prev = m.Hash
+	// By hand: json.Marshal would compact the payload on the way.
+	m.Payload = json.RawMessage(`"PAYLOAD"`)
+	enc, _ := json.Marshal(syncproto.PushRequest{Mutations: []syncproto.Mutation{m}})
+	body := strings.Replace(string(enc), `"payload":"PAYLOAD"`, `"payload":`+b.String(), 1)
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/sync/push", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(syncproto.HeaderProtocol, "1")
+	req.Header.Set("Authorization", "Bearer "+tb.token)
+	rec := httptest.NewRecorder()
+	f.e.ServeHTTP(rec, req)
+	var resp syncproto.PushResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != http.StatusOK || resp.Outcomes[0].Status != syncproto.OutcomeStored {
+		t.Fatalf("push: %d %s", rec.Code, rec.Body)
+	}
+	var stored []byte
+	var name string
+	f.db.Pool.QueryRow(t.Context(), `SELECT payload FROM mutation WHERE id = $1`, m.ID).Scan(&stored)
+	f.db.Pool.QueryRow(t.Context(), `SELECT name FROM collection WHERE id = $1`, m.ID).Scan(&name)
+	if string(stored) != b.String() || name != c["name"] {
+		t.Fatalf("stored payload %q, name %q; sent %q, name %q", stored, name, b.String(), c["name"])
 	}
 }

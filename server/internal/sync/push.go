@@ -1,9 +1,9 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	jsonfast "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, faster
 	"github.com/jackc/pgx/v5"
 
 	"villagesync/server/internal/auth"
@@ -261,7 +262,7 @@ func decode(m syncproto.Mutation) decoded {
 		d.reject = syncproto.Errorf(syncproto.CodeInvalidInput, en, zh)
 		return d
 	}
-	dec := json.NewDecoder(strings.NewReader(string(m.Payload)))
+	dec := jsonfast.NewDecoder(bytes.NewReader(m.Payload))
 	dec.DisallowUnknownFields()
 	var err error
 	switch m.Kind {
