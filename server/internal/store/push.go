@@ -84,12 +84,20 @@ func (db *DB) LockDeviceCounters(ctx context.Context, tx pgx.Tx, devices []strin
 }
 
 // ActiveCollectionsOfAny lists, locked, the non-voided collections of
-// any of these roster lines or (non-empty) ID numbers: every collection
-// a push may count as a duplicate, flag or unflag, in one statement.
-func (db *DB) ActiveCollectionsOfAny(ctx context.Context, tx pgx.Tx, entryIDs, residentIDs []string) ([]Collection, error) {
+// any of these roster lines or people (ID number, kind and year): every
+// collection a push may count as a duplicate, flag or unflag, in one
+// statement. Collections of the same people in another kind or year are
+// neither read nor locked.
+func (db *DB) ActiveCollectionsOfAny(ctx context.Context, tx pgx.Tx, entryIDs []string, people []Person) ([]Collection, error) {
+	ids, kinds, years := personArrays(people)
 	return scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection
-		WHERE status <> 'voided' AND (roster_entry_id = ANY($1) OR (resident_id <> '' AND resident_id = ANY($2)))
-		ORDER BY id FOR UPDATE`, entryIDs, residentIDs))
+		WHERE id = ANY(ARRAY(
+			SELECT id FROM collection WHERE roster_entry_id = ANY($1)
+			UNION ALL
+			SELECT c.id FROM unnest($2::text[], $3::text[], $4::int[]) p(r, k, y)
+			JOIN collection c ON c.resident_id = p.r AND c.kind = p.k AND c.year = p.y))
+		AND status <> 'voided'
+		ORDER BY id FOR UPDATE`, entryIDs, ids, kinds, years))
 }
 
 // ChangeRow is one change of a device or village stream, numbered by

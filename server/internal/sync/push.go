@@ -344,7 +344,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	}
 	pt.entries = map[string]*lockedEntry{}
 	pt.removed = map[string]store.RosterEntry{}
-	var people []string
+	var people []store.Person
 	// One statement locks every line of the push, in ID order (a query
 	// per line was a seventh of a push's round trips).
 	locked, err := pt.s.db.RosterEntriesForUpdate(ctx, pt.tx, entryIDs)
@@ -361,7 +361,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 			}
 			if ok {
 				pt.removed[id] = r
-				people = append(people, r.ResidentID)
+				people = append(people, store.Person{ResidentID: r.ResidentID, Kind: r.Kind, Year: r.Year})
 			}
 			continue
 		}
@@ -369,7 +369,7 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 			return store.ErrRetry // moved into one of our villages since the unlocked read
 		}
 		pt.entries[id] = &lockedEntry{RosterEntry: e, changeSeq: seq}
-		people = append(people, e.ResidentID)
+		people = append(people, store.Person{ResidentID: e.ResidentID, Kind: e.Kind, Year: e.Year})
 	}
 	others, err := pt.s.db.OtherDevicesOf(ctx, pt.tx, pt.dev.ID, entryIDs, people)
 	if err != nil {
