@@ -26,7 +26,14 @@ ALTER TABLE roster_entry SET (fillfactor = 60);
 -- without the partial index a deposit's update of deposit_id is HOT.
 DROP INDEX collection_undeposited_idx;
 
+-- Nothing looks village changes up by entity: pulls read a village's
+-- log by (village_code, seq), its primary key. The index cost every
+-- collection (its roster line's paid flag is a village change) and every
+-- roster import line an index entry.
+DROP INDEX sync_change_entity_idx;
+
 -- +goose Down
+CREATE INDEX sync_change_entity_idx ON sync_change (entity, entity_id);
 CREATE INDEX collection_undeposited_idx ON collection (device_id, seq) WHERE deposit_id IS NULL;
 ALTER TABLE roster_entry RESET (fillfactor);
 CREATE INDEX roster_entry_village_idx ON roster_entry (village_code, change_seq);
