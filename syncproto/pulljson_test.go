@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"villagesync/syncproto"
@@ -133,6 +135,34 @@ func TestIDHasher(t *testing.T) {
 		m.Write([]byte(id))
 		if got, want := h.Hash(id), hex.EncodeToString(m.Sum(nil)); got != want || syncproto.IDHash(key, id) != want {
 			t.Fatalf("Hash(%q) = %s, want %s", id, got, want)
+		}
+	}
+}
+
+// ReplicaChecksum is SHA-256 over "<entity> <id> <seq>\n" of the items in
+// (entity, id) order: tablets and servers of other versions compute it so.
+func TestReplicaChecksumDefinition(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 5, 3000, 20000} {
+		items := make([]syncproto.ReplicaItem, n)
+		for i := range items {
+			items[i] = syncproto.ReplicaItem{Entity: []string{"roster_entry", "collection", "notice"}[r.IntN(3)],
+				ID: fmt.Sprintf("01M7VAX8KDQVK99DRP%08d", r.IntN(1e8)), Seq: r.Int64N(1<<40) - 5}
+		}
+		sorted := slices.Clone(items)
+		slices.SortFunc(sorted, func(a, b syncproto.ReplicaItem) int {
+			if a.Entity != b.Entity {
+				return strings.Compare(a.Entity, b.Entity)
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		h := sha256.New()
+		for _, it := range sorted {
+			fmt.Fprintf(h, "%s %s %d\n", it.Entity, it.ID, it.Seq)
+		}
+		if got, want := syncproto.ReplicaChecksum(items), hex.EncodeToString(h.Sum(nil)); got != want {
+			t.Fatalf("%d items: %s, want %s", n, got, want)
 		}
 	}
 }

@@ -25,7 +25,7 @@ import (
 // one bulk INSERT into the same SQLite table (indexes included, one
 // transaction, WAL, synchronous=FULL). Goal: at most twice the baseline.
 func MeasureBootstrap(ctx context.Context, env *Env, opt Options) ([]Result, error) {
-	residents, reps := opt.size(5000, 100), opt.size(3, 1)
+	residents, reps := opt.size(5000, 100), opt.size(5, 1)
 	v, err := env.oneVillage(ctx, residents, "vsbench-bootstrap-")
 	if err != nil {
 		return nil, err
