@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -156,10 +157,10 @@ func TestFirstBadSignatureAgrees(t *testing.T) {
 	}
 }
 
-// TestFirstBadSignatureSmallOrderR pins the one documented difference: a
-// signature whose R carries a small-order component, which only the key's
-// holder can make, passes the cofactored batch equation and fails
-// crypto/ed25519.
+// TestFirstBadSignatureSmallOrderR: a signature whose R carries a
+// small-order component, which only the key's holder can make, is
+// accepted alone and in a batch alike (the cofactored rule of
+// VerifySignature), though crypto/ed25519 refuses it.
 func TestFirstBadSignatureSmallOrderR(t *testing.T) {
 	t.Parallel()
 	pub, key, _ := ed25519.GenerateKey(nil)
@@ -188,15 +189,61 @@ func TestFirstBadSignatureSmallOrderR(t *testing.T) {
 	d.Write(msg)
 	k, _ := new(edwards25519.Scalar).SetUniformBytes(d.Sum(nil))
 	s := new(edwards25519.Scalar).MultiplyAdd(k, a, r)
-	m.Signature = base64.StdEncoding.EncodeToString(append(rPoint.Bytes(), s.Bytes()...))
-	if ed25519.Verify(pub, msg, append(rPoint.Bytes(), s.Bytes()...)) {
+	sig := append(rPoint.Bytes(), s.Bytes()...)
+	m.Signature = base64.StdEncoding.EncodeToString(sig)
+	if ed25519.Verify(pub, msg, sig) {
 		t.Fatal("crypto/ed25519 accepts the small-order R: the test does not make what it means to")
 	}
-	if got := FirstBadSignature(pub, ms); got != -1 {
-		t.Fatalf("batch of %d: FirstBadSignature = %d, want -1 (cofactored equation)", len(ms), got)
+	if !VerifySignature(pub, msg, sig) || m.Check(pub) != nil {
+		t.Fatal("VerifySignature refuses a signature the cofactored equation holds for")
 	}
-	if got := FirstBadSignature(pub, ms[4:6]); got != 1 {
-		t.Fatalf("below the batch size: FirstBadSignature = %d, want 1 (crypto/ed25519)", got)
+	for _, batch := range [][]Mutation{ms, ms[4:6], ms[5:6]} {
+		if got := FirstBadSignature(pub, batch); got != -1 {
+			t.Fatalf("batch of %d: FirstBadSignature = %d, want -1", len(batch), got)
+		}
+	}
+	// With a bad one beside it, the bad one is named, not this one.
+	ms[6].Signature = ms[2].Signature
+	if got := FirstBadSignature(pub, ms); got != 6 {
+		t.Fatalf("FirstBadSignature = %d, want 6", got)
+	}
+}
+
+// TestVerifySignatureAgreesWithStd: on signatures a standard signer made,
+// and on any bit of them, the message or the key flipped, VerifySignature
+// says what crypto/ed25519 says.
+func TestVerifySignatureAgreesWithStd(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(9, 10))
+	for round := range 1500 {
+		pub, key, _ := ed25519.GenerateKey(nil)
+		msg := make([]byte, 32)
+		for i := range msg {
+			msg[i] = byte(r.UintN(256))
+		}
+		sig := ed25519.Sign(key, msg)
+		p := slices.Clone(pub)
+		switch r.IntN(4) {
+		case 1:
+			sig[r.IntN(64)] ^= byte(1 << r.IntN(8))
+		case 2:
+			msg[r.IntN(32)] ^= byte(1 << r.IntN(8))
+		case 3:
+			p[r.IntN(32)] ^= byte(1 << r.IntN(8))
+		}
+		if got, want := VerifySignature(p, msg, sig), ed25519.Verify(p, msg, sig); got != want {
+			t.Fatalf("round %d: VerifySignature = %v, crypto/ed25519 = %v", round, got, want)
+		}
+	}
+	pub, key, _ := ed25519.GenerateKey(nil)
+	sig := ed25519.Sign(key, []byte("m"))
+	for _, bad := range [][]byte{nil, sig[:63], append(slices.Clone(sig), 0)} {
+		if VerifySignature(pub, []byte("m"), bad) {
+			t.Fatalf("accepted a %d-byte signature", len(bad))
+		}
+	}
+	if VerifySignature(pub[:31], []byte("m"), sig) {
+		t.Fatal("accepted a 31-byte key")
 	}
 }
 

@@ -2,6 +2,8 @@ package syncproto
 
 import (
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -17,7 +19,7 @@ func (r *PullResponse) AppendJSON(b []byte) ([]byte, error) {
 	str := func(name, s string) {
 		if err == nil {
 			b = append(b, name...)
-			b, err = jsontext.AppendQuote(b, s)
+			b, err = appendQuote(b, s)
 		}
 	}
 	b = append(b, `{"changes":`...)
@@ -65,7 +67,7 @@ func (l *RosterLine) AppendJSON(b []byte) ([]byte, error) {
 	str := func(name, s string) {
 		if err == nil {
 			b = append(b, name...)
-			b, err = jsontext.AppendQuote(b, s)
+			b, err = appendQuote(b, s)
 		}
 	}
 	str(`{"id":`, l.ID)
@@ -100,4 +102,17 @@ func (l *RosterLine) AppendJSON(b []byte) ([]byte, error) {
 		str(`,"review":`, l.Review)
 	}
 	return append(b, '}'), err
+}
+
+// appendQuote appends s as a JSON string; each byte of invalid UTF-8
+// becomes U+FFFD, as encoding/json writes it.
+func appendQuote(b []byte, s string) ([]byte, error) {
+	if !utf8.ValidString(s) {
+		var v strings.Builder
+		for _, r := range s { // an invalid byte ranges as one utf8.RuneError
+			v.WriteRune(r)
+		}
+		s = v.String()
+	}
+	return jsontext.AppendQuote(b, s)
 }

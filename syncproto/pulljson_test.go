@@ -66,9 +66,17 @@ func TestPullResponseAppendJSON(t *testing.T) {
 
 func TestPullResponseAppendJSONBadUTF8(t *testing.T) {
 	t.Parallel()
-	resp := syncproto.PullResponse{Cursor: "\xff"}
-	if _, err := resp.AppendJSON(nil); err == nil {
-		t.Fatal("invalid UTF-8 accepted")
+	resp := syncproto.PullResponse{Cursor: "a\xffb", Changes: []syncproto.Change{{ID: "\xc3(\xff\xfe\uFFFD"}}}
+	got, err := resp.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b syncproto.PullResponse
+	want, _ := json.Marshal(resp)
+	json.Unmarshal(got, &a)
+	json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) || a.Cursor != "a\uFFFDb" {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 }
 

@@ -113,14 +113,15 @@ func (m *Mutation) Check(pub ed25519.PublicKey) error {
 	return nil
 }
 
-// signedBy reports whether Signature is pub's signature of Hash's bytes.
+// signedBy reports whether Signature is pub's signature of Hash's bytes,
+// by the rule of VerifySignature.
 func (m *Mutation) signedBy(pub ed25519.PublicKey) bool {
 	raw, err := hex.DecodeString(m.Hash)
 	if err != nil {
 		return false
 	}
 	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	return err == nil && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, raw, sig)
+	return err == nil && VerifySignature(pub, raw, sig)
 }
 
 // CheckContent is Check without the signature: well formed and Hash

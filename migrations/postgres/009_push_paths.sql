@@ -5,6 +5,9 @@
 -- index on receipt_no alone PostgreSQL walked that index backwards over
 -- every other device's numbers. Receipt numbers are only ever looked up
 -- within a device, so the index leads with the device.
+-- (Built in place: on a district already holding a season's collections
+-- it blocks writes to collection while it builds; apply it between
+-- seasons or in a quiet hour.)
 DROP INDEX collection_receipt_idx;
 CREATE INDEX collection_device_receipt_idx ON collection (device_id, receipt_no);
 
