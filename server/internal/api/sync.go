@@ -77,11 +77,7 @@ func (s *Server) pull(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := resp.AppendJSON(make([]byte, 0, 64<<10))
-	if err != nil {
-		return err
-	}
-	return writeGzipJSON(c, b)
+	return writeGzipJSON(c, resp.AppendJSON(make([]byte, 0, 64<<10)))
 }
 
 // importOutbox applies an exported outbox file for a device of the

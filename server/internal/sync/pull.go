@@ -215,7 +215,7 @@ func (pc *pullTx) rosterLine(ctx context.Context, r store.RosterLineRow) (json.R
 			}
 		}
 	}
-	return line.AppendJSON(make([]byte, 0, 384))
+	return line.AppendJSON(make([]byte, 0, 384)), nil
 }
 
 func (pc *pullTx) yearSettings(ctx context.Context, kind syncproto.Kind, year int, village string) (settings.Year, bool, error) {
