@@ -52,8 +52,8 @@ func FirstBadSignature(pub ed25519.PublicKey, ms []Mutation) int {
 
 // VerifySignature reports whether sig is pub's Ed25519 signature of msg,
 // by the cofactored equation [8][s]B = [8]R + [8][k]A (RFC 8032 §5.1.7
-// allows it; ZIP 215 chose it for the same reason), with R canonically
-// encoded and s reduced. It accepts every signature crypto/ed25519
+// allows it; ZIP 215 chose it for the same reason, but ZIP 215 also takes
+// non-canonical encodings), with R canonically encoded and s reduced. It accepts every signature crypto/ed25519
 // accepts, so every signature a standard Ed25519 signer makes; it also
 // accepts one whose R carries a small-order component, which
 // crypto/ed25519 refuses and only the key's holder can make. The protocol

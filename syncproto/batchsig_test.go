@@ -32,8 +32,8 @@ func sealedChain(tb testing.TB, key ed25519.PrivateKey, n int) []Mutation {
 	return ms
 }
 
-// firstBadAlone is FirstBadSignature done one signature at a time with
-// crypto/ed25519: what the batch must agree with.
+// firstBadAlone is FirstBadSignature done one signature at a time
+// (Check, VerifySignature): what the batch must agree with.
 func firstBadAlone(pub ed25519.PublicKey, ms []Mutation) int {
 	for i := range ms {
 		if ms[i].Check(pub) != nil {
@@ -297,8 +297,8 @@ func TestCanonicalPoint(t *testing.T) {
 	}
 }
 
-// BenchmarkFirstBadSignature compares the batch with one crypto/ed25519
-// check per signature, for a push of 200.
+// BenchmarkFirstBadSignature compares the batch with one VerifySignature
+// per signature, for a push of 200.
 func BenchmarkFirstBadSignature(b *testing.B) {
 	pub, key, _ := ed25519.GenerateKey(nil)
 	ms := sealedChain(b, key, 200)
