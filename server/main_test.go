@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"villagesync/server/internal/obs"
 	"villagesync/server/internal/pgtest"
 	"villagesync/server/internal/store"
+	"villagesync/server/internal/syncbuf"
 )
 
 func TestMain(m *testing.M) {
@@ -27,27 +26,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer is a log sink the server and the test may touch at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServer runs the real server (Run) on a free port against dbURL and
 // returns its base URL and log; it is shut down when the test ends.
-func startServer(t testing.TB, dbURL string, mutate func(*Config)) (string, *syncBuffer) {
+func startServer(t testing.TB, dbURL string, mutate func(*Config)) (string, *syncbuf.Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile := dir + "/jwt.pem"
@@ -64,7 +45,7 @@ func startServer(t testing.TB, dbURL string, mutate func(*Config)) (string, *syn
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan error, 1)

@@ -26,6 +26,7 @@ import (
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
 	vsync "villagesync/server/internal/sync"
+	"villagesync/server/internal/syncbuf"
 	"villagesync/syncproto"
 )
 
@@ -46,23 +47,6 @@ const (
 // fastPasswords keeps tests quick; production uses DefaultPasswordParams.
 var fastPasswords = argon2id.Params{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type fixture struct {
 	t       testing.TB
 	e       *echo.Echo
@@ -70,7 +54,7 @@ type fixture struct {
 	db      *store.DB
 	svc     *auth.Service
 	tokens  *auth.Tokens
-	logs    *logBuffer
+	logs    *syncbuf.Buffer
 	clock   *clock
 	token   map[auth.Role]string // access token per role
 	refresh map[auth.Role]string
@@ -104,7 +88,7 @@ func newFixture(t testing.TB) *fixture {
 	// A fixed day inside the 2026 collection period: results do not depend
 	// on the day the tests run.
 	clk := &clock{t: time.Date(2026, 11, 20, 4, 0, 0, 0, time.UTC)}
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	log := obs.NewLogger(logs, slog.LevelDebug)
 	db, err := store.Open(ctx, pgtest.NewURL(t), log, clk.Now)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"villagesync/server/internal/roster"
 	"villagesync/server/internal/settings"
 	"villagesync/server/internal/store"
+	"villagesync/server/internal/syncbuf"
 	"villagesync/syncproto"
 )
 
@@ -51,24 +51,6 @@ func buildServer(t testing.TB) string {
 	return bin
 }
 
-// logBuffer is a process's output, written and read at once.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // server is the real server binary as a child process on a fixed port, so
 // that it can be killed and started again at the same address.
 type server struct {
@@ -78,7 +60,7 @@ type server struct {
 	dataDir string
 	cmd     *exec.Cmd
 	done    chan error
-	log     *logBuffer
+	log     *syncbuf.Buffer
 }
 
 // serverEnv is the configuration shared by the servers of one database:
@@ -105,7 +87,7 @@ func startServer(t testing.TB, env serverEnv) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, addr: "127.0.0.1:" + strconv.Itoa(port), dataDir: env.dataDir, log: &logBuffer{}}
+	s := &server{t: t, addr: "127.0.0.1:" + strconv.Itoa(port), dataDir: env.dataDir, log: &syncbuf.Buffer{}}
 	s.env = append(os.Environ(), "ADDR="+s.addr, "DATABASE_URL="+env.dbURL, "DEMO=1", "DATA_DIR="+env.dataDir,
 		"JWT_KEY_FILE="+env.keyFile, "CUTOFF=0", "LOG_LEVEL=warn", "SHUTDOWN_TIMEOUT=5s")
 	s.start()
