@@ -150,11 +150,14 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 		lastHash = syncproto.ZeroHash
 	}
 	var fresh []decoded
-	var signed []syncproto.Mutation // fresh, their signatures checked together
-	// signatures returns the first fresh mutation with a bad signature,
-	// so that a push is refused at its first bad record, whatever kind
-	// of fault that is.
+	// signatures returns the first fresh mutation with a bad signature
+	// (all checked together), so that a push is refused at its first bad
+	// record, whatever kind of fault that is.
 	signatures := func() *chainError {
+		signed := make([]syncproto.Mutation, len(fresh))
+		for i, d := range fresh {
+			signed[i] = d.m
+		}
 		if i := syncproto.FirstBadSignature(pub, signed); i >= 0 {
 			return &chainError{seq: signed[i].Seq, err: signed[i].SignatureError()}
 		}
@@ -177,7 +180,6 @@ func (pt *pushTx) run(ctx context.Context, ms []syncproto.Mutation) (syncproto.P
 			continue
 		}
 		fresh = append(fresh, decode(m))
-		signed = append(signed, m)
 		last, lastHash = m.Seq, m.Hash
 	}
 	if ce := signatures(); ce != nil {
