@@ -73,18 +73,6 @@ func scanCollections(rows pgx.Rows, err error) ([]Collection, error) {
 	return out, translate(err)
 }
 
-// InsertCollection stores a collection.
-func (db *DB) InsertCollection(ctx context.Context, tx pgx.Tx, c Collection) error {
-	_, err := tx.Exec(ctx, `INSERT INTO collection (id, device_id, agent_id, seq, receipt_no, roster_entry_id, roster_version,
-		resident_id, name, village_code, township_code, kind, year, category, grade_fen, amount_fen, device_time,
-		received_at, business_day, status, flags, change_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-		c.ID, c.DeviceID, c.AgentID, c.Seq, c.ReceiptNo, c.RosterEntryID, c.RosterVersion, c.ResidentID, c.Name,
-		c.VillageCode, c.TownshipCode, c.Kind, c.Year, c.Category, c.GradeFen, c.AmountFen, c.DeviceTime,
-		c.ReceivedAt, c.BusinessDay, c.Status, c.Flags, c.ChangeSeq)
-	return translate(err)
-}
-
 // CollectionForUpdate reads and locks a device's collection.
 func (db *DB) CollectionForUpdate(ctx context.Context, tx pgx.Tx, device, id string) (Collection, error) {
 	cs, err := scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection

@@ -93,16 +93,6 @@ func (db *DB) InsertMutations(ctx context.Context, tx pgx.Tx, ms []StoredMutatio
 	return translate(err)
 }
 
-// InsertMutation stores one mutation of a chain.
-func (db *DB) InsertMutation(ctx context.Context, tx pgx.Tx, m StoredMutation) error {
-	_, err := tx.Exec(ctx, `INSERT INTO mutation (device_id, seq, id, kind, device_time, device_time_text, prev_hash, payload, hash, signature,
-		received_at, status, reject_code, reject_reason, township_code)
-		VALUES ($1, $2, $3, $4, $5, $15, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''), $14)`,
-		m.DeviceID, m.Seq, m.ID, m.Kind, m.DeviceTime, m.PrevHash, m.Payload, m.Hash, m.Signature,
-		m.ReceivedAt, m.Status, m.RejectCode, m.RejectReason, m.TownshipCode, m.DeviceTimeText)
-	return translate(err)
-}
-
 // Mutations returns a device's stored mutations from seq on, in order.
 func (db *DB) Mutations(ctx context.Context, device string, from int64) ([]StoredMutation, error) {
 	rows, err := db.Pool.Query(ctx, `SELECT device_id, seq, id, kind, device_time, device_time_text, prev_hash, payload, hash, signature,
