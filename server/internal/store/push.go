@@ -11,6 +11,15 @@ import (
 // statements, numbers its changes in Go under the stream locks it holds,
 // and writes the rows together (see WritePush).
 
+// NoParallelPlans keeps the rest of tx's queries in its own backend. A
+// push's reads are index probes for a few hundred keys, whose estimated
+// cost can pass PostgreSQL's threshold for a parallel plan: each push
+// then started two worker processes to probe them (see the push's call).
+func (db *DB) NoParallelPlans(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`)
+	return translate(err)
+}
+
 // RosterEntriesOfCollections is the roster line of each of a device's
 // collections named (those a push voids).
 func (db *DB) RosterEntriesOfCollections(ctx context.Context, tx pgx.Tx, device string, ids []string) ([]string, error) {
