@@ -31,16 +31,6 @@ func (db *DB) RosterEntriesOfCollections(ctx context.Context, tx pgx.Tx, device 
 	return out, translate(err)
 }
 
-// VillagesOfRosterEntries is the set of villages of roster lines.
-func (db *DB) VillagesOfRosterEntries(ctx context.Context, tx pgx.Tx, ids []string) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT DISTINCT village_code FROM roster_entry WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return out, translate(err)
-}
-
 // VillageCounter is a village stream's counter, read under its lock.
 type VillageCounter struct {
 	LastSeq      int64

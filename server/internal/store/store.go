@@ -69,8 +69,8 @@ func (db *DB) NewID() string { return db.ids.New().String() }
 // InTx runs fn in one transaction; it commits when fn returns nil.
 //
 // A transaction that PostgreSQL aborts as a deadlock victim or for a
-// serialization failure, or whose fn returns ErrRetry, is run again (three
-// attempts in all): fn must build its state anew on each call.
+// serialization failure is run again (three attempts in all): fn must
+// build its state anew on each call.
 func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	var err error
 	for range 3 {
@@ -83,16 +83,12 @@ func (db *DB) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return err
 }
 
-// ErrRetry asks InTx to run the transaction again: something it read
-// before taking its locks changed under it.
-var ErrRetry = errors.New("store: retry the transaction")
-
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return pgErr.Code == "40P01" || pgErr.Code == "40001" // deadlock_detected, serialization_failure
 	}
-	return errors.Is(err, ErrRetry)
+	return false
 }
 
 // translate maps driver errors to coded errors at the store's edge.

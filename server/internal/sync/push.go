@@ -305,13 +305,11 @@ func decode(m syncproto.Mutation) decoded {
 }
 
 // lockAll takes, in a fixed order, every lock the push needs: the village
-// streams of the roster lines whose paid flag it may change (those in the
-// device's villages), then those roster lines, then the device streams it
-// may write to (its own and those of devices holding collections of the
-// same people). A roster import takes village streams before roster lines
-// too, so the two cannot deadlock; a line that moved into one of the
-// device's villages between the unlocked read and the lock retries the
-// transaction.
+// streams of the device's villages (whose lines' paid flags it may
+// change), then the push's roster lines, then the device streams it may
+// write to (its own and those of devices holding collections of the same
+// people), then those collections. A roster import takes village streams
+// before roster lines too, so the two cannot deadlock.
 func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	ids := map[string]bool{}
 	var voids []string
@@ -333,17 +331,15 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 		}
 	}
 	entryIDs := keys(ids)
-	vs, err := pt.s.db.VillagesOfRosterEntries(ctx, pt.tx, entryIDs)
-	if err != nil {
-		return err
-	}
+	// All the agent's villages (one to a few), not only those of the
+	// push's lines: no lookup of the lines' villages before the lock, and
+	// a line moved into one of them meanwhile finds its stream locked.
 	pt.villages = map[string]bool{}
-	for _, v := range vs {
-		if slices.Contains(pt.dev.Villages, v) {
-			pt.villages[v] = true
-		}
+	for _, v := range pt.dev.Villages {
+		pt.villages[v] = true
 	}
 	pt.set = newPushSet(pt.now)
+	var err error
 	if pt.set.villages, err = pt.s.db.LockVillageCounters(ctx, pt.tx, keys(pt.villages)); err != nil {
 		return err
 	}
@@ -372,9 +368,6 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 				people = append(people, store.Person{ResidentID: r.ResidentID, Kind: r.Kind, Year: r.Year})
 			}
 			continue
-		}
-		if slices.Contains(pt.dev.Villages, e.VillageCode) && !pt.villages[e.VillageCode] {
-			return store.ErrRetry // moved into one of our villages since the unlocked read
 		}
 		pt.entries[id] = &lockedEntry{RosterEntry: e, changeSeq: seq}
 		people = append(people, store.Person{ResidentID: e.ResidentID, Kind: e.Kind, Year: e.Year})
