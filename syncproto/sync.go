@@ -1,7 +1,6 @@
 package syncproto
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/ed25519"
 	"crypto/hmac"
@@ -75,22 +74,31 @@ type Mutation struct {
 // label, then each field as an 8-byte big-endian length and its bytes.
 // DeviceTime is written as UTC RFC 3339 with nanoseconds.
 func (m *Mutation) CanonicalBytes() []byte {
-	var b bytes.Buffer
-	b.WriteString("villagesync/mutation/v1\n")
-	for _, f := range []string{m.ID, m.DeviceID, strconv.FormatInt(m.Seq, 10), string(m.Kind),
-		m.DeviceTime.UTC().Format(time.RFC3339Nano), m.PrevHash, string(m.Payload)} {
-		var n [8]byte
-		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
-		b.Write(n[:])
-		b.WriteString(f)
+	return m.appendCanonical(make([]byte, 0, 256+len(m.Payload)))
+}
+
+func (m *Mutation) appendCanonical(b []byte) []byte {
+	b = append(b, "villagesync/mutation/v1\n"...)
+	field := func(b []byte, f []byte) []byte {
+		return append(binary.BigEndian.AppendUint64(b, uint64(len(f))), f...)
 	}
-	return b.Bytes()
+	var num [20]byte
+	var at [40]byte
+	b = field(b, []byte(m.ID))
+	b = field(b, []byte(m.DeviceID))
+	b = field(b, strconv.AppendInt(num[:0], m.Seq, 10))
+	b = field(b, []byte(m.Kind))
+	b = field(b, m.DeviceTime.UTC().AppendFormat(at[:0], time.RFC3339Nano))
+	b = field(b, []byte(m.PrevHash))
+	return field(b, m.Payload)
 }
 
 // ComputeHash returns the hex SHA-256 of the canonical bytes.
 func (m *Mutation) ComputeHash() string {
-	h := sha256.Sum256(m.CanonicalBytes())
-	return hex.EncodeToString(h[:])
+	var buf [1024]byte // most records: no allocation but the result
+	h := sha256.Sum256(m.appendCanonical(buf[:0]))
+	var out [2 * sha256.Size]byte
+	return string(hex.AppendEncode(out[:0], h[:]))
 }
 
 // Seal sets Hash and Signature with the device's key.
