@@ -85,6 +85,9 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 			return c.Path() == pullPath // compresses its own answer
 		}}),
 		middleware.Decompress(),
+		// Again on the inflated body: a gzip body within the limit can
+		// inflate a thousandfold.
+		middleware.BodyLimit(cfg.BodyLimit),
 	)
 	s.mount(e, Routes(s))
 	return e, s

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -632,5 +634,37 @@ func TestPushPayloadBytesKept(t *testing.T) {
 	f.db.Pool.QueryRow(t.Context(), `SELECT name FROM collection WHERE id = $1`, m.ID).Scan(&name)
 	if string(stored) != b.String() || name != c["name"] {
 		t.Fatalf("stored payload %q, name %q; sent %q, name %q", stored, name, b.String(), c["name"])
+	}
+}
+
+// The body limit holds for the inflated body too: a gzip body far under
+// the limit that inflates past it is refused with request_too_large,
+// and nothing is stored. The same body under the limit is read whole.
+func TestPushInflatedBodyLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t) // body limit 1M
+	tb := f.newTablet("agent-inflate", vilA)
+	push := func(padding int) *httptest.ResponseRecorder {
+		var zipped bytes.Buffer
+		zw := gzip.NewWriter(&zipped)
+		zw.Write([]byte(`{"mutations":[]` + strings.Repeat(" ", padding) + `}`))
+		zw.Close()
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/sync/push", &zipped)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set(syncproto.HeaderProtocol, "1")
+		req.Header.Set("Authorization", "Bearer "+tb.token)
+		rec := httptest.NewRecorder()
+		f.e.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := push(900 << 10); rec.Code != http.StatusOK {
+		t.Fatalf("inflated 900 KiB: %d %s", rec.Code, rec.Body)
+	}
+	rec := push(4 << 20)
+	var e struct{ Error struct{ Code syncproto.Code } }
+	json.Unmarshal(rec.Body.Bytes(), &e)
+	if rec.Code != http.StatusRequestEntityTooLarge || e.Error.Code != syncproto.CodeTooLarge {
+		t.Fatalf("inflated 4 MiB: %d %s, want 413 %s", rec.Code, rec.Body, syncproto.CodeTooLarge)
 	}
 }
