@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -208,8 +210,22 @@ func principal(c echo.Context) auth.Principal {
 // bind decodes a JSON body strictly: unknown fields and trailing data
 // are errors with a clear message.
 func bind(c echo.Context, v any) error {
-	dec := jsonDecoder(c.Request().Body)
-	if err := dec.Decode(v); err != nil {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBuffers.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if _, err := buf.ReadFrom(c.Request().Body); err != nil {
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return err
+		}
+		return syncproto.Wrap(err, syncproto.CodeInvalidInput, "request body could not be read: "+err.Error(),
+			"请求内容无法读取（压缩格式不正确？）")
+	}
+	if err := decodeJSON(buf.Bytes(), v); err != nil {
 		return syncproto.Wrap(err, syncproto.CodeInvalidInput, "request body is not valid JSON for this call: "+err.Error(),
 			"请求内容不是本接口要求的 JSON 格式")
 	}
