@@ -30,30 +30,18 @@ ALTER TABLE mutation DROP CONSTRAINT mutation_device_id_fkey;
 ALTER TABLE collection DROP CONSTRAINT collection_device_id_fkey, DROP CONSTRAINT collection_agent_id_fkey;
 
 -- +goose StatementBegin
-CREATE FUNCTION device_ref_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+-- ref_exists(column, table): every value of the statement's new rows in
+-- column is the id of a row of table.
+CREATE FUNCTION ref_exists() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing text;
 BEGIN
-    SELECT n.device_id INTO missing FROM (SELECT DISTINCT device_id FROM new_rows) n
-        WHERE NOT EXISTS (SELECT FROM device d WHERE d.id = n.device_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert into % refused: device "%" does not exist', TG_TABLE_NAME, missing
-            USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = 'device_id';
-    END IF;
-    RETURN NULL;
-END;
-$$;
--- +goose StatementEnd
--- +goose StatementBegin
-CREATE FUNCTION agent_ref_exists() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    missing text;
-BEGIN
-    SELECT n.agent_id INTO missing FROM (SELECT DISTINCT agent_id FROM new_rows) n
-        WHERE NOT EXISTS (SELECT FROM app_user u WHERE u.id = n.agent_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert into % refused: user "%" does not exist', TG_TABLE_NAME, missing
-            USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = 'agent_id';
+    EXECUTE format('SELECT n.v FROM (SELECT DISTINCT %1$I AS v FROM new_rows) n
+        WHERE NOT EXISTS (SELECT FROM %2$I r WHERE r.id = n.v) LIMIT 1', TG_ARGV[0], TG_ARGV[1])
+        INTO missing;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'insert into % refused: % "%" does not exist in %', TG_TABLE_NAME, TG_ARGV[0], missing, TG_ARGV[1]
+            USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = TG_ARGV[0];
     END IF;
     RETURN NULL;
 END;
@@ -69,11 +57,11 @@ $$;
 -- +goose StatementEnd
 
 CREATE TRIGGER mutation_device_exists AFTER INSERT ON mutation
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION device_ref_exists();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ref_exists('device_id', 'device');
 CREATE TRIGGER collection_device_exists AFTER INSERT ON collection
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION device_ref_exists();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ref_exists('device_id', 'device');
 CREATE TRIGGER collection_agent_exists AFTER INSERT ON collection
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION agent_ref_exists();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ref_exists('agent_id', 'app_user');
 
 CREATE TRIGGER mutation_owner_fixed BEFORE UPDATE OF device_id ON mutation
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_statement('a record''s device never changes');
@@ -100,8 +88,7 @@ DROP TRIGGER collection_agent_exists ON collection;
 DROP TRIGGER collection_device_exists ON collection;
 DROP TRIGGER mutation_device_exists ON mutation;
 DROP FUNCTION refuse_statement();
-DROP FUNCTION agent_ref_exists();
-DROP FUNCTION device_ref_exists();
+DROP FUNCTION ref_exists();
 ALTER TABLE collection ADD CONSTRAINT collection_device_id_fkey FOREIGN KEY (device_id) REFERENCES device (id),
     ADD CONSTRAINT collection_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES app_user (id);
 ALTER TABLE mutation ADD CONSTRAINT mutation_device_id_fkey FOREIGN KEY (device_id) REFERENCES device (id);
