@@ -163,3 +163,25 @@ func personArrays(people []Person) (ids, kinds []string, years []int32) {
 	}
 	return ids, kinds, years
 }
+
+// OtherDevicesOf lists the devices, other than device, that hold live
+// collections of these roster lines or people: a push may flag their
+// collections and send them notices, so it locks their streams first.
+func (db *DB) OtherDevicesOf(ctx context.Context, q Querier, device string, entryIDs []string, people []Person) ([]string, error) {
+	ids, kinds, years := personArrays(people)
+	// Two arms, each on its own index: as one OR with the device and
+	// status filters PostgreSQL estimated thousands of rows and scanned
+	// the whole table, in every push.
+	rows, err := q.Query(ctx, `SELECT DISTINCT device_id FROM (
+			SELECT device_id, status FROM collection WHERE roster_entry_id = ANY($2)
+			UNION ALL
+			SELECT c.device_id, c.status FROM unnest($3::text[], $4::text[], $5::int[]) p(r, k, y)
+			JOIN collection c ON c.resident_id = p.r AND c.kind = p.k AND c.year = p.y
+		) c WHERE status <> 'voided' AND device_id <> $1
+		ORDER BY device_id`, device, entryIDs, ids, kinds, years)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, translate(err)
+}

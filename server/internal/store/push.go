@@ -82,30 +82,21 @@ func (db *DB) LockDeviceCounters(ctx context.Context, tx pgx.Tx, devices []strin
 	return out, translate(rows.Err())
 }
 
-// ActiveCollectionsOf lists, unlocked, the non-voided collections of
+// ActiveCollectionsOfAny lists, locked, the non-voided collections of
 // any of these roster lines or people (ID number, kind and year): every
 // collection a push may count as a duplicate, flag or unflag, in one
-// statement, each arm on its own index. Collections of the same people
-// in another kind or year are not read.
-func (db *DB) ActiveCollectionsOf(ctx context.Context, q Querier, entryIDs []string, people []Person) ([]Collection, error) {
+// statement. Collections of the same people in another kind or year are
+// neither read nor locked.
+func (db *DB) ActiveCollectionsOfAny(ctx context.Context, tx pgx.Tx, entryIDs []string, people []Person) ([]Collection, error) {
 	ids, kinds, years := personArrays(people)
-	// As one OR, PostgreSQL estimated thousands of rows and scanned the
-	// whole table; as two arms each is a lookup of its keys.
-	return scanCollections(q.Query(ctx, `SELECT `+collectionColumns+` FROM collection
+	return scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection
 		WHERE id = ANY(ARRAY(
 			SELECT id FROM collection WHERE roster_entry_id = ANY($1)
 			UNION ALL
 			SELECT c.id FROM unnest($2::text[], $3::text[], $4::int[]) p(r, k, y)
 			JOIN collection c ON c.resident_id = p.r AND c.kind = p.k AND c.year = p.y))
 		AND status <> 'voided'
-		ORDER BY id`, entryIDs, ids, kinds, years))
-}
-
-// LockCollections reads again and locks, in ID order, the collections
-// named that are not voided (by now).
-func (db *DB) LockCollections(ctx context.Context, tx pgx.Tx, ids []string) ([]Collection, error) {
-	return scanCollections(tx.Query(ctx, `SELECT `+collectionColumns+` FROM collection
-		WHERE id = ANY($1) AND status <> 'voided' ORDER BY id FOR UPDATE`, ids))
+		ORDER BY id FOR UPDATE`, entryIDs, ids, kinds, years))
 }
 
 // ChangeRow is one change of a device or village stream, numbered by
