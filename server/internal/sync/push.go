@@ -333,10 +333,14 @@ func (pt *pushTx) lockAll(ctx context.Context, ds []decoded) error {
 	entryIDs := keys(ids)
 	// All the agent's villages (one to a few), not only those of the
 	// push's lines: no lookup of the lines' villages before the lock, and
-	// a line moved into one of them meanwhile finds its stream locked.
+	// a line moved into one of them meanwhile finds its stream locked. A
+	// push that names no roster line (deposits only) changes no paid
+	// flag and does not wait on them.
 	pt.villages = map[string]bool{}
-	for _, v := range pt.dev.Villages {
-		pt.villages[v] = true
+	if len(entryIDs) > 0 {
+		for _, v := range pt.dev.Villages {
+			pt.villages[v] = true
+		}
 	}
 	pt.set = newPushSet(pt.now)
 	var err error
