@@ -32,7 +32,10 @@ ALTER TABLE collection DROP CONSTRAINT collection_device_id_fkey, DROP CONSTRAIN
 -- +goose StatementBegin
 -- ref_exists(column, table): every value of the statement's new rows in
 -- column is the id of a row of table.
-CREATE FUNCTION ref_exists() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ref_exists() RETURNS trigger LANGUAGE plpgsql
+-- The table is named by the argument: resolve it in the schema the
+-- migration ran in, whatever the caller's search_path.
+SET search_path FROM CURRENT AS $$
 DECLARE
     missing text;
 BEGIN

@@ -638,8 +638,8 @@ func TestPushPayloadBytesKept(t *testing.T) {
 }
 
 // The body limit holds for the inflated body too: a gzip body far under
-// the limit that inflates past it is refused with request_too_large,
-// and nothing is stored. The same body under the limit is read whole.
+// the limit that inflates past it is refused with request_too_large; the
+// same body inflating to under the limit is read whole and answered.
 func TestPushInflatedBodyLimit(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t) // body limit 1M

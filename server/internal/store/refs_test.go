@@ -84,8 +84,36 @@ func TestIngestReferences(t *testing.T) {
 		return db.WritePush(ctx, tx, store.PushWrites{At: now, NewCollections: []*store.Collection{
 			collection(device, agent, 1), collection(device, "01NOSUCHUSER", 2)}})
 	})
+	// In one transaction: a refused statement leaves nothing of its own
+	// (not even its good rows) and takes nothing stored before it.
+	err = db.InTx(ctx, func(tx pgx.Tx) error {
+		if err := db.InsertMutations(ctx, tx, []store.StoredMutation{mutation(device, 1)}); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SAVEPOINT s`); err != nil {
+			return err
+		}
+		err := db.InsertMutations(ctx, tx, []store.StoredMutation{mutation(device, 2), mutation("01NOSUCHDEVICE", 1)})
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "23503" {
+			t.Errorf("a COPY with an unknown device in a transaction: %v", err)
+		}
+		if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT s`); err != nil {
+			return err
+		}
+		var seqs []int64
+		rows, _ := tx.Query(ctx, `SELECT seq FROM mutation ORDER BY seq`)
+		seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil || len(seqs) != 1 || seqs[0] != 1 {
+			t.Errorf("after the refused statement the transaction holds mutations %v (%v), want [1]", seqs, err)
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || err.Error() != "roll back" {
+		t.Fatal(err)
+	}
 	if n, m := count("mutation"), count("collection"); n != 0 || m != 0 {
-		t.Fatalf("refused statements left %d mutations and %d collections", n, m)
+		t.Fatalf("rolled-back transactions left %d mutations and %d collections", n, m)
 	}
 	// The refusal reaches callers as the coded error the key gave.
 	err = db.InTx(ctx, func(tx pgx.Tx) error {
