@@ -127,7 +127,8 @@ func TestPushVoidSeesPaymentStoredWhileItWaited(t *testing.T) {
 	mB0 := b.collect(l2, 0)
 	b.mustPush(mB0)
 	a.mustPush(mA) // a duplicate of mB0: both flagged
-	tx, err := f.db.Pool.Begin(t.Context()) // as the cut holds b's first payment a moment
+	// Hold b's first payment a moment, as the cut does.
+	tx, err := f.db.Pool.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
