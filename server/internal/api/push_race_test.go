@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -75,6 +76,25 @@ func waitLocked(t *testing.T, f *fixture, n int) {
 	t.Fatalf("%d sessions never waited on a lock", n)
 }
 
+// holdLock takes a row lock in a transaction of its own, as an approval
+// or the cut would, until release is called (or the test ends).
+func holdLock(t *testing.T, f *fixture, sql string, arg any) (release func()) {
+	t.Helper()
+	tx, err := f.db.Pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(t.Context(), sql, arg); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := tx.Commit(t.Context()); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func collectionFlags(t *testing.T, f *fixture, id string) []string {
 	t.Helper()
 	var fl []string
@@ -93,21 +113,12 @@ func TestPushSeesPaymentStoredWhileItWaited(t *testing.T) {
 	f := newFixture(t)
 	a, b, mA, l2 := samePersonTwoLines(t, f)
 	mB := b.collect(l2, 0)
-	tx, err := f.db.Pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(t.Context())
-	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM device_sync WHERE device_id = $1 FOR UPDATE`, a.id); err != nil {
-		t.Fatal(err)
-	}
+	release := holdLock(t, f, `SELECT 1 FROM device_sync WHERE device_id = $1 FOR UPDATE`, a.id)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.mustPush(mA) })
 	waitLocked(t, f, 1)
 	b.mustPush(mB)
-	if err := tx.Commit(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	for _, id := range []string{mA.ID, mB.ID} {
 		if fl := collectionFlags(t, f, id); !slices.Contains(fl, "duplicate_payment") {
@@ -128,14 +139,7 @@ func TestPushVoidSeesPaymentStoredWhileItWaited(t *testing.T) {
 	b.mustPush(mB0)
 	a.mustPush(mA) // a duplicate of mB0: both flagged
 	// Hold b's first payment a moment, as the cut does.
-	tx, err := f.db.Pool.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(t.Context())
-	if _, err := tx.Exec(t.Context(), `SELECT 1 FROM collection WHERE id = $1 FOR UPDATE`, mB0.ID); err != nil {
-		t.Fatal(err)
-	}
+	release := holdLock(t, f, `SELECT 1 FROM collection WHERE id = $1 FOR UPDATE`, mB0.ID)
 	var wg sync.WaitGroup
 	mB1 := b.collect(l2, 0)
 	wg.Go(func() { b.mustPush(mB1) })
@@ -143,9 +147,7 @@ func TestPushVoidSeesPaymentStoredWhileItWaited(t *testing.T) {
 	void := a.mutation(syncproto.MutationVoid, syncproto.Void{CollectionID: mA.ID, ReceiptNo: "x", Reason: "录错了"}, inPeriod)
 	wg.Go(func() { a.mustPush(void) })
 	waitLocked(t, f, 2)
-	if err := tx.Commit(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	for _, id := range []string{mB0.ID, mB1.ID} {
 		if fl := collectionFlags(t, f, id); !slices.Contains(fl, "duplicate_payment") {
