@@ -81,9 +81,7 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 		noStore,
 		syncLimit(2*int(db.Pool.Config().MaxConns)), // before the body and the gzip writer are taken
 		middleware.BodyLimit(cfg.BodyLimit),
-		middleware.GzipWithConfig(middleware.GzipConfig{Skipper: func(c echo.Context) bool {
-			return c.Path() == pullPath // compresses its own answer
-		}}),
+		gzipAnswers,
 		middleware.Decompress(),
 		// Again on the inflated body: a gzip body within the limit can
 		// inflate a thousandfold.

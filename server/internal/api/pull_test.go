@@ -145,10 +145,9 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// A pull page is gzip-compressed for a client that accepts it (the pull
-// compresses its own answer; the API's gzip middleware skips it) and
-// plain for one that does not, the same document either way; other
-// answers still go through the middleware.
+// A pull page is gzip-compressed for a client that accepts it and plain
+// for one that does not, the same document either way; other answers go
+// through the same middleware.
 func TestPullGzip(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

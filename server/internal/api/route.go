@@ -117,7 +117,7 @@ func apiRoutes(s *Server) []Route {
 		{Method: http.MethodGet, Path: "/api/v1/rosters/imports/:id/report", Handler: s.rosterReport, Roles: rosterReaders},
 		{Method: http.MethodGet, Path: "/api/v1/rosters/entries", Handler: s.rosterEntries, Roles: allRoles, Scope: ScopeVillage, Target: rosterTarget},
 		{Method: http.MethodPost, Path: "/api/v1/sync/push", Handler: requireProtocol(s.push), Roles: agentOnly},
-		{Method: http.MethodGet, Path: pullPath, Handler: requireProtocol(s.pull), Roles: agentOnly},
+		{Method: http.MethodGet, Path: "/api/v1/sync/pull", Handler: requireProtocol(s.pull), Roles: agentOnly},
 		{Method: http.MethodGet, Path: "/api/v1/sync/alerts", Handler: s.alerts, Roles: adminOrTwp},
 		{Method: http.MethodGet, Path: "/api/v1/agents/cash", Handler: s.cashOnHand, Roles: adminOrTwp},
 		{Method: http.MethodPost, Path: "/api/v1/devices/:id/outbox", Handler: s.importOutbox, Roles: adminOrTwp, Scope: ScopeTownship, Target: s.deviceTarget},
