@@ -1,6 +1,7 @@
 package syncproto
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,12 @@ import (
 // must be compact valid JSON, as json.Marshal makes it; the server makes
 // every Data so.
 func (r *PullResponse) AppendJSON(b []byte) []byte {
+	n := 128 + len(r.Cursor) // grow b once, not by doubling: a page can be most of a megabyte
+	for i := range r.Changes {
+		c := &r.Changes[i]
+		n += 64 + len(c.Stream) + len(c.Entity) + len(c.ID) + len(c.Op) + len(c.Data)
+	}
+	b = slices.Grow(b, n)
 	b = append(b, `{"changes":`...)
 	if r.Changes == nil {
 		b = append(b, "null"...)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzhttp"
 	"github.com/labstack/echo/v4"
@@ -75,8 +76,22 @@ func (s *Server) pull(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, resp.AppendJSON(make([]byte, 0, 64<<10)))
+	buf := pageBuffers.Get().(*[]byte)
+	*buf = resp.AppendJSON((*buf)[:0])
+	err = c.JSONBlob(http.StatusOK, *buf) // the writers copy what they keep
+	if cap(*buf) <= maxPooledPage {
+		pageBuffers.Put(buf)
+	}
+	return err
 }
+
+// pageBuffers hold pull answers while they are written: a bootstrap's
+// page of 2,000 roster lines is most of a megabyte, which would otherwise
+// be allocated, and grown, for every page.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPage is the largest answer buffer kept for reuse.
+const maxPooledPage = 4 << 20
 
 // importOutbox applies an exported outbox file for a device of the
 // caller's township, under the same exactly-once rules as a push: the

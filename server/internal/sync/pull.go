@@ -148,6 +148,7 @@ type pullTx struct {
 	changes  []syncproto.Change
 	idHash   *syncproto.IDHasher
 	resolve  map[syncproto.Kind]func(int, string) (settings.Year, bool)
+	data     []byte // the roster lines' JSON, written one after another: one allocation per many lines
 }
 
 func (pc *pullTx) full() bool { return pc.read >= pc.limit }
@@ -215,7 +216,12 @@ func (pc *pullTx) rosterLine(ctx context.Context, r store.RosterLineRow) (json.R
 			}
 		}
 	}
-	return line.AppendJSON(make([]byte, 0, 384)), nil
+	if cap(pc.data)-len(pc.data) < 1024 {
+		pc.data = make([]byte, 0, 64<<10)
+	}
+	start := len(pc.data)
+	pc.data = line.AppendJSON(pc.data)
+	return pc.data[start:len(pc.data):len(pc.data)], nil
 }
 
 func (pc *pullTx) yearSettings(ctx context.Context, kind syncproto.Kind, year int, village string) (settings.Year, bool, error) {
