@@ -72,10 +72,7 @@ func (s *Service) push(ctx context.Context, device string, ms []syncproto.Mutati
 	var township string
 	err := s.db.InTx(ctx, func(tx pgx.Tx) error {
 		ce = nil
-		// Measured under make bench: the lookup of the push's people's
-		// collections, 200 keys, planned with two parallel workers took
-		// about 7 ms, of which starting the workers was nearly all.
-		if err := s.db.NoParallelPlans(ctx, tx); err != nil {
+		if err := s.db.PushPlans(ctx, tx); err != nil {
 			return err
 		}
 		dev, err := s.db.LockDeviceForPush(ctx, tx, device)
