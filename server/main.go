@@ -67,6 +67,7 @@ type Config struct {
 	JWTKeyFile      string        // JWT_KEY_FILE; `make run` generates DATA_DIR/jwt-ed25519.pem
 	Cutoff          bool          // CUTOFF: cut the daily batches at each township's cutoff (default on)
 	SecureCookies   bool          // SECURE_COOKIES: console cookies Secure on plain HTTP too (a TLS proxy in front)
+	TrustedProxies  []*net.IPNet  // TRUSTED_PROXIES: proxies and load balancers whose X-Forwarded-For is believed
 }
 
 // DefaultConfig is the configuration with every default filled in.
@@ -150,6 +151,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		cfg.Demo = true
 	default:
 		errs = append(errs, fmt.Errorf("DEMO: want 1 or 0, got %q", v))
+	}
+	if v := getenv("TRUSTED_PROXIES"); v != "" {
+		nets, err := api.ParseTrustedProxies(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXIES: %w", err))
+		}
+		cfg.TrustedProxies = nets
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR: %w", err))
@@ -388,7 +396,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, re
 			return err
 		}
 	}
-	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit, SecureCookies: cfg.SecureCookies}, db, svc, log, obs.NewMetrics(), schema)
+	e, _ := api.New(api.Config{BodyLimit: cfg.BodyLimit, SecureCookies: cfg.SecureCookies,
+		TrustedProxies: cfg.TrustedProxies}, db, svc, log, obs.NewMetrics(), schema)
 	if schema.Ready() && cfg.Cutoff {
 		go svc.Remit.RunCutoff(ctx, time.Minute) // the daily cutoff; stops with ctx
 	}

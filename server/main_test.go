@@ -195,6 +195,12 @@ func TestLoadConfig(t *testing.T) {
 			t.Fatalf("%+v %v", cfg, err)
 		}
 	})
+	t.Run("OKTrustedProxies", func(t *testing.T) {
+		cfg, err := LoadConfig(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,192.0.2.7"}))
+		if err != nil || len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1].String() != "192.0.2.7/32" {
+			t.Fatalf("%v %v", cfg.TrustedProxies, err)
+		}
+	})
 	t.Run("OKSecretFromFile", func(t *testing.T) {
 		f := t.TempDir() + "/url"
 		if err := writeFile(f, "postgres://u@h/db\n"); err != nil {
@@ -211,6 +217,7 @@ func TestLoadConfig(t *testing.T) {
 		"ErrLevel":    {"LOG_LEVEL": "loud"},
 		"ErrDemo":     {"DEMO": "yes please"},
 		"ErrFile":     {"DATABASE_URL_FILE": "/nonexistent/file"},
+		"ErrProxies":  {"TRUSTED_PROXIES": "10.0.0.0/8, lb.internal"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := LoadConfig(env(m)); err == nil {

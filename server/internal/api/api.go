@@ -6,7 +6,10 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,6 +33,55 @@ type Config struct {
 	// SecureCookies marks the console's cookies Secure even on plain HTTP
 	// (a TLS proxy in front); over TLS they always are.
 	SecureCookies bool
+	// TrustedProxies are the addresses of the proxies and load balancers
+	// in front of the server. A request from one of them is taken to come
+	// from the last address before them in its X-Forwarded-For; any other
+	// request from its own address, whatever its headers say. The client
+	// address keys the per-address limits on logins and enrollments and is
+	// written in the audit log: behind a proxy, without this, every client
+	// has the proxy's address and shares one limit.
+	TrustedProxies []*net.IPNet
+}
+
+// ParseTrustedProxies reads a comma-separated list of IP addresses and
+// CIDR ranges ("10.0.0.0/8, 192.0.2.7").
+func ParseTrustedProxies(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if _, n, err := net.ParseCIDR(item); err == nil {
+			out = append(out, n)
+			continue
+		}
+		ip := net.ParseIP(item)
+		if ip == nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range like 10.0.0.0/8", item)
+		}
+		bits := 8 * net.IPv6len
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 8*net.IPv4len
+		}
+		out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no address given")
+	}
+	return out, nil
+}
+
+// ipExtractor finds a request's client address (see Config.TrustedProxies).
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // Services are the service packages the handlers call.
@@ -68,7 +120,7 @@ func New(cfg Config, db *store.DB, svc Services, log *slog.Logger, metrics *obs.
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.Use(
 		middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 			RequestIDHandler: func(c echo.Context, id string) {

@@ -84,6 +84,12 @@ func (c *clock) Add(d time.Duration) {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
+	return newFixtureWith(t, api.Config{BodyLimit: "1M"})
+}
+
+// newFixtureWith is newFixture with the API configured by cfg.
+func newFixtureWith(t testing.TB, cfg api.Config) *fixture {
+	t.Helper()
 	ctx := t.Context()
 	// A fixed day inside the 2026 collection period: results do not depend
 	// on the day the tests run.
@@ -109,7 +115,7 @@ func newFixture(t testing.TB) *fixture {
 	setSvc := settings.NewService(db)
 	services := api.Services{Auth: svc, Settings: setSvc, Roster: roster.NewService(db, setSvc, log),
 		Sync: vsync.NewService(db, setSvc, vsync.DefaultConfig, log), Remit: remit.NewService(db, setSvc, log)}
-	e, srv := api.New(api.Config{BodyLimit: "1M"}, db, services, log, obs.NewMetrics(), schema)
+	e, srv := api.New(cfg, db, services, log, obs.NewMetrics(), schema)
 	f := &fixture{t: t, e: e, srv: srv, db: db, svc: svc, tokens: tokens, logs: logs, clock: clk,
 		token: map[auth.Role]string{}, refresh: map[auth.Role]string{}, user: map[string]store.User{}}
 
