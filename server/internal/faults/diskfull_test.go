@@ -130,7 +130,8 @@ func TestTabletDiskFull(t *testing.T) {
 // not allowed here.
 func mountSmallDisk(t testing.TB, size string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "villagesync-fulldisk-")
+	sweepLeftovers(t)
+	dir, err := ownedTempDir(diskPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,8 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 // cannot); it is stopped and removed when the test ends.
 func newCluster(t testing.TB) pglocal.Cluster {
 	t.Helper()
-	parent, err := os.MkdirTemp("", "villagesync-faults-pg-")
+	sweepLeftovers(t)
+	parent, err := ownedTempDir(clusterPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
