@@ -117,6 +117,7 @@ func decodeRosterLine(data []byte, l *RosterLine) bool {
 				var n int64
 				n, ok = d.int()
 				l.Year = int(n)
+				ok = ok && int64(l.Year) == n // an int of 32 bits: out of its range is the general decoder's error
 			case rlDue:
 				var n int64
 				n, ok = d.int()
