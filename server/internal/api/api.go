@@ -39,12 +39,14 @@ type Config struct {
 	// request from its own address, whatever its headers say. The client
 	// address keys the per-address limits on logins and enrollments and is
 	// written in the audit log: behind a proxy, without this, every client
-	// has the proxy's address and shares one limit.
+	// has the proxy's address and shares one limit. List the proxies'
+	// own addresses only: any host in the list can name any client.
 	TrustedProxies []*net.IPNet
 }
 
 // ParseTrustedProxies reads a comma-separated list of IP addresses and
-// CIDR ranges ("10.0.0.0/8, 192.0.2.7").
+// CIDR ranges ("10.0.0.5, 192.0.2.0/28"). A range with host bits set
+// (10.1.2.3/8: a mistyped mask?) and one of every address are refused.
 func ParseTrustedProxies(s string) ([]*net.IPNet, error) {
 	var out []*net.IPNet
 	for item := range strings.SplitSeq(s, ",") {
@@ -52,19 +54,34 @@ func ParseTrustedProxies(s string) ([]*net.IPNet, error) {
 		if item == "" {
 			continue
 		}
-		if _, n, err := net.ParseCIDR(item); err == nil {
-			out = append(out, n)
-			continue
+		var n *net.IPNet
+		if strings.Contains(item, "/") {
+			ip, parsed, err := net.ParseCIDR(item)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR range like 192.0.2.0/28", item)
+			}
+			if !ip.Equal(parsed.IP) {
+				return nil, fmt.Errorf("%q has host bits set: the range is %s", item, parsed)
+			}
+			if parsed.IP.To4() != nil && len(parsed.Mask) == net.IPv6len {
+				parsed.Mask = parsed.Mask[12:] // an IPv4-mapped range (::ffff:0:0/96) is the IPv4 range it covers
+			}
+			if ones, _ := parsed.Mask.Size(); ones == 0 {
+				return nil, fmt.Errorf("%q trusts every address: any client could then name any address", item)
+			}
+			n = parsed
+		} else {
+			ip := net.ParseIP(item)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range", item)
+			}
+			bits := 8 * net.IPv6len
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 8*net.IPv4len
+			}
+			n = &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
 		}
-		ip := net.ParseIP(item)
-		if ip == nil {
-			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR range like 10.0.0.0/8", item)
-		}
-		bits := 8 * net.IPv6len
-		if ip4 := ip.To4(); ip4 != nil {
-			ip, bits = ip4, 8*net.IPv4len
-		}
-		out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+		out = append(out, n)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no address given")

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,7 @@ func TestTrustedProxies(t *testing.T) {
 		{"198.51.100.9:4000", "203.0.113.7", "198.51.100.9"},          // not a proxy of ours
 		{"[2001:db8::2]:4000", "203.0.113.7", "2001:db8::2"},          // next to it, not it
 		{"10.1.2.3:4000", "", "10.1.2.3"},                             // a request of the proxy's own
+		{"10.1.2.3:4000", "10.0.0.7, 10.0.0.5", "10.0.0.7"},           // all ours: the farthest (what our first proxy saw)
 		{"10.1.2.3:4000", "203.0.113.7, not an address", "10.1.2.3"},  // a proxy of ours forwarded garbage: the direct address
 	} {
 		failLogin(f, c.remote, c.xff, "twpx"+c.want) // a user of its own: the account's lock after five failures stays out of it
@@ -90,11 +92,15 @@ func TestNoTrustedProxies(t *testing.T) {
 
 func TestParseTrustedProxies(t *testing.T) {
 	t.Parallel()
-	got, err := api.ParseTrustedProxies(" 192.0.2.7 ,10.0.0.0/8,,fd00::/8")
-	if err != nil || len(got) != 3 || got[0].String() != "192.0.2.7/32" || got[1].String() != "10.0.0.0/8" || got[2].String() != "fd00::/8" {
+	got, err := api.ParseTrustedProxies(" 192.0.2.7 ,10.0.0.0/8,,fd00::/8, ::ffff:10.0.0.0/104")
+	if err != nil || len(got) != 4 || got[0].String() != "192.0.2.7/32" || got[1].String() != "10.0.0.0/8" ||
+		got[2].String() != "fd00::/8" || got[3].String() != "10.0.0.0/8" || got[3].Contains(net.ParseIP("11.0.0.1")) {
 		t.Fatalf("%v %v", got, err)
 	}
-	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "", " , "} {
+	for _, bad := range []string{"proxy.example", "10.0.0.0/33", "", " , ", "192.0.2.7:8080",
+		"0.0.0.0/0", "::/0", "::ffff:0:0/96", // every address
+		"10.1.2.3/8", // host bits set: a mistyped mask
+	} {
 		if _, err := api.ParseTrustedProxies(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
