@@ -131,10 +131,7 @@ func TestTabletDiskFull(t *testing.T) {
 func mountSmallDisk(t testing.TB, size string) string {
 	t.Helper()
 	sweepLeftovers(t)
-	dir, err := ownedTempDir(diskPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := ownedTempDir(t, diskPrefix)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		os.Remove(dir)
 		t.Skipf("cannot mount a small tmpfs here (needs root): %v %s", err, out)

@@ -3,12 +3,10 @@ package faults_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,44 +16,80 @@ import (
 	"villagesync/server/internal/pglocal"
 )
 
-// The folders of a test's own PostgreSQL cluster and tmpfs carry the ID
-// of the test process that made them. A test process killed from outside
-// (a `go test -timeout` panic, kill -9) cannot clean up after itself; the
-// next test to make such a folder stops and removes what a dead process
-// left (sweepLeftovers).
+// A test's own PostgreSQL cluster and tmpfs live in folders whose owner
+// holds a lock on a file beside each (folder + ".owner") for as long as
+// it runs. A test process killed from outside (a `go test -timeout`
+// panic, kill -9) cannot clean up after itself, but the kernel drops its
+// locks; the next test to make such a folder stops, unmounts and removes
+// what a dead process left (sweepLeftovers). A lock tells a live owner
+// in any PID namespace sharing the folder, which a process ID would not.
 
-// ownedTempDir makes a folder in the temporary directory named prefix,
-// this process's ID, and a random part.
-func ownedTempDir(prefix string) (string, error) {
-	return os.MkdirTemp("", fmt.Sprintf("%s%d-", prefix, os.Getpid()))
+const (
+	clusterPrefix = "villagesync-faults-pg-"
+	diskPrefix    = "villagesync-fulldisk-"
+	ownerSuffix   = ".owner"
+)
+
+// ownedTempDir makes a folder named prefix and a random part in the
+// temporary directory, and holds its owner lock until the test ends
+// (register the folder's own cleanup after this call: it runs first).
+func ownedTempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Locked under another name, then renamed: a sweeper never sees the
+	// owner file unlocked.
+	tmp, err := os.CreateTemp(filepath.Dir(dir), ".lock-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(tmp.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp.Name(), dir+ownerSuffix); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(dir + ownerSuffix)
+		tmp.Close()
+	})
+	return dir
 }
 
-// leftovers are the folders named by ownedTempDir with prefix whose
-// process is gone.
-func leftovers(prefix string) []string {
+// leftover is a folder whose owner is gone, with its owner file, locked
+// by this process until done.
+type leftover struct {
+	dir   string
+	owner *os.File
+}
+
+func (l leftover) done() {
+	os.Remove(l.owner.Name())
+	l.owner.Close()
+}
+
+// leftovers are the folders named prefix… whose owner lock nobody holds.
+// A folder without an owner file is not touched.
+func leftovers(prefix string) []leftover {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*"))
-	var out []string
+	var out []leftover
 	for _, d := range dirs {
-		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
-		pid, err := strconv.Atoi(pidText)
-		if !ok || err != nil || pid <= 0 || processAlive(pid) {
+		if strings.HasSuffix(d, ownerSuffix) {
 			continue
 		}
-		out = append(out, d)
+		f, err := os.OpenFile(d+ownerSuffix, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close() // held: its owner runs
+			continue
+		}
+		out = append(out, leftover{dir: d, owner: f})
 	}
 	return out
-}
-
-// processAlive reports whether a process with this ID runs: a zombie (a
-// killed process its parent has not reaped yet) does not.
-func processAlive(pid int) bool {
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		// "pid (comm) state ...": comm may hold spaces and parentheses.
-		i := strings.LastIndexByte(string(stat), ')')
-		return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // sweepLeftovers stops the clusters and unmounts the disks that dead test
@@ -63,74 +97,84 @@ func processAlive(pid int) bool {
 // the first test that makes such a folder.
 func sweepLeftovers(t testing.TB) {
 	t.Helper()
-	sweepOnce.Do(func() { sweep(t) })
+	sweepOnce.Do(func() { sweep(t, clusterPrefix, diskPrefix) })
 }
 
 var sweepOnce sync.Once
 
-func sweep(t testing.TB) {
+func sweep(t testing.TB, clusters, disks string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, d := range leftovers(clusterPrefix) {
-		if err := (pglocal.Cluster{Dir: filepath.Join(d, "pg")}).Stop(ctx); err != nil {
-			t.Logf("stop the cluster a dead test left in %s: %v", d, err)
+	for _, l := range leftovers(clusters) {
+		if err := (pglocal.Cluster{Dir: filepath.Join(l.dir, "pg")}).Stop(ctx); err != nil {
+			t.Logf("stop the cluster a dead test left in %s: %v", l.dir, err)
+			l.owner.Close()
 			continue
 		}
-		os.RemoveAll(d)
-		t.Logf("removed the cluster a dead test left in %s", d)
+		os.RemoveAll(l.dir)
+		l.done()
+		t.Logf("removed the cluster a dead test left in %s", l.dir)
 	}
-	for _, d := range leftovers(diskPrefix) {
-		if out, err := exec.Command("umount", d).CombinedOutput(); err != nil && !strings.Contains(string(out), "not mounted") {
-			t.Logf("unmount the disk a dead test left on %s: %v %s", d, err, out)
+	for _, l := range leftovers(disks) {
+		if out, err := exec.Command("umount", l.dir).CombinedOutput(); err != nil && !strings.Contains(string(out), "not mounted") {
+			t.Logf("unmount the disk a dead test left on %s: %v %s", l.dir, err, out)
+			l.owner.Close()
 			continue
 		}
-		os.Remove(d)
-		t.Logf("removed the disk a dead test left on %s", d)
+		os.Remove(l.dir)
+		l.done()
+		t.Logf("removed the disk a dead test left on %s", l.dir)
 	}
 }
 
-const (
-	clusterPrefix = "villagesync-faults-pg-"
-	diskPrefix    = "villagesync-fulldisk-"
-)
-
-// A folder whose process is gone is a leftover; one of a live process,
-// or not named by ownedTempDir, is not.
+// A folder whose owner lock is free is a leftover, and the sweep removes
+// it with its owner file; a folder of a live owner (this process) and a
+// folder without an owner file stay.
 func TestLeftovers(t *testing.T) {
 	t.Parallel()
-	prefix := fmt.Sprintf("villagesync-leftover-test-%d-", time.Now().UnixNano())
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	mk := func(name string) string {
+	prefix := "villagesync-leftover-test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-"
+	live := ownedTempDir(t, prefix+"c-")
+	t.Cleanup(func() { os.Remove(live) })
+	mk := func(name string, owner bool) string {
 		d := filepath.Join(os.TempDir(), prefix+name)
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.Remove(d) })
+		t.Cleanup(func() { os.RemoveAll(d); os.Remove(d + ownerSuffix) })
+		if owner {
+			if err := os.WriteFile(d+ownerSuffix, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return d
 	}
-	// A zombie: exited, not reaped yet, as a test process killed a moment
-	// ago can be.
-	zombie := exec.Command("true")
-	if err := zombie.Start(); err != nil {
+	deadCluster := mk("c-dead", true)
+	if err := os.WriteFile(filepath.Join(deadCluster, "something"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer zombie.Wait()
-	for deadline := time.Now().Add(10 * time.Second); processAlive(zombie.Process.Pid); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the child that exited still counts as running")
-		}
+	deadDisk := mk("d-dead", true)
+	unowned := mk("c-unowned", false)
+
+	var got []string
+	for _, l := range leftovers(prefix) {
+		got = append(got, l.dir)
+		l.owner.Close()
 	}
-	gone := mk(fmt.Sprintf("%d-x1", dead.Process.Pid))
-	undead := mk(fmt.Sprintf("%d-x3", zombie.Process.Pid))
-	mk(fmt.Sprintf("%d-x2", os.Getpid()))
-	mk("unnamed")
-	got, want := leftovers(prefix), []string{gone, undead}
+	want := []string{deadCluster, deadDisk}
 	slices.Sort(got)
-	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("leftovers %v, want %v", got, want)
+	}
+
+	sweep(t, prefix+"c-", prefix+"d-")
+	for _, d := range []string{deadCluster, deadCluster + ownerSuffix, deadDisk, deadDisk + ownerSuffix} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there after the sweep (%v)", d, err)
+		}
+	}
+	for _, d := range []string{live, live + ownerSuffix, unowned} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("the sweep took %s: %v", d, err)
+		}
 	}
 }

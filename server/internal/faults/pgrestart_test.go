@@ -91,10 +91,7 @@ func TestPostgresRestartedDuringSync(t *testing.T) {
 func newCluster(t testing.TB) pglocal.Cluster {
 	t.Helper()
 	sweepLeftovers(t)
-	parent, err := ownedTempDir(clusterPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	parent := ownedTempDir(t, clusterPrefix)
 	// The server may run as the postgres user: it must reach its folder.
 	if err := os.Chmod(parent, 0o755); err != nil {
 		t.Fatal(err)
