@@ -23,6 +23,13 @@ import (
 //     index probes of the generic plan (the two lookups of the people's
 //     collections, under make bench: 1.8 s of statement time against
 //     0.6 s; PostgreSQL's CPU a record about 12 % lower in all).
+//
+// A generic plan is cached with the connection's prepared statement and
+// made again when an ANALYZE (autovacuum's too) changes its tables'
+// statistics: a new district's first pushes plan for empty tables, as
+// custom plans did. A statement the push shares with other code (the
+// receipt ranges, the audit line) may reuse a plan made outside a push;
+// those are single-key lookups, never planned in parallel.
 func (db *DB) PushPlans(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, `SELECT set_config('max_parallel_workers_per_gather', '0', true),
 		set_config('plan_cache_mode', 'force_generic_plan', true)`)
