@@ -148,7 +148,7 @@ type pullTx struct {
 	changes  []syncproto.Change
 	idHash   *syncproto.IDHasher
 	resolve  map[syncproto.Kind]func(int, string) (settings.Year, bool)
-	data     []byte // the roster lines' JSON, written one after another: one allocation per many lines
+	data     []byte // the roster lines' JSON, written one after another in shared chunks: one allocation per many lines
 }
 
 func (pc *pullTx) full() bool { return pc.read >= pc.limit }
@@ -217,7 +217,7 @@ func (pc *pullTx) rosterLine(ctx context.Context, r store.RosterLineRow) (json.R
 		}
 	}
 	if cap(pc.data)-len(pc.data) < 1024 {
-		pc.data = make([]byte, 0, 64<<10)
+		pc.data = make([]byte, 0, 16<<10) // about 40 lines; a caught-up pull of a few lines takes no more
 	}
 	start := len(pc.data)
 	pc.data = line.AppendJSON(pc.data)
