@@ -1,7 +1,6 @@
 package sync
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	jsonfast "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, faster
 	"github.com/jackc/pgx/v5"
 
@@ -259,6 +259,13 @@ func (pt *pushTx) checkLink(ctx context.Context, ms []syncproto.Mutation, i int,
 	return false, nil, nil
 }
 
+// strictPayload is encoding/json's behaviour with unknown members
+// refused. Unmarshalled whole, not through a json.Decoder: a Decoder for
+// each of a push's 200 payloads cost 2 µs and 8 allocations more each.
+// A payload is one JSON value (the push body around it was decoded), so
+// a Decoder's leaving of trailing data unread never applied.
+var strictPayload = jsonv2.JoinOptions(jsonfast.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))
+
 // decode reads a mutation's payload strictly; a payload that cannot be
 // used is a rejection (stored, so the chain goes on), not an error.
 func decode(m syncproto.Mutation) decoded {
@@ -267,13 +274,11 @@ func decode(m syncproto.Mutation) decoded {
 		d.reject = syncproto.Errorf(syncproto.CodeInvalidInput, en, zh)
 		return d
 	}
-	dec := jsonfast.NewDecoder(bytes.NewReader(m.Payload))
-	dec.DisallowUnknownFields()
 	var err error
 	switch m.Kind {
 	case syncproto.MutationCollection:
 		d.collection = &syncproto.Collection{}
-		err = dec.Decode(d.collection)
+		err = jsonv2.Unmarshal(m.Payload, d.collection, strictPayload)
 		if err == nil {
 			c := d.collection
 			if _, perr := strconv.ParseInt(c.ReceiptNo, 10, 64); perr != nil || c.RosterEntryID == "" || c.Amount < 0 || c.Grade < 0 || !c.Kind.Valid() {
@@ -282,13 +287,13 @@ func decode(m syncproto.Mutation) decoded {
 		}
 	case syncproto.MutationVoid:
 		d.void = &syncproto.Void{}
-		err = dec.Decode(d.void)
+		err = jsonv2.Unmarshal(m.Payload, d.void, strictPayload)
 		if err == nil && (d.void.CollectionID == "" || strings.TrimSpace(d.void.Reason) == "") {
 			return reject("a void needs the collection and a reason", "作废记录须注明所作废的收款及原因")
 		}
 	case syncproto.MutationDeposit:
 		d.deposit = &syncproto.Deposit{}
-		err = dec.Decode(d.deposit)
+		err = jsonv2.Unmarshal(m.Payload, d.deposit, strictPayload)
 		if err == nil && (strings.TrimSpace(d.deposit.SlipNo) == "" || d.deposit.Amount < 0) {
 			return reject("a deposit needs a slip number and an amount", "解缴记录须有缴款单号和金额")
 		}
