@@ -81,21 +81,9 @@ func TestRosterLineAppendJSON(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(5, 6))
 	strs := []string{"", "张三丰", `a"b\c`, "<&>", "\u0007", "370403001001", "emoji 🧧", "\u2028"}
-	pick := func() string { return strs[r.IntN(len(strs))] }
 	fields := reflect.TypeFor[syncproto.RosterLine]().NumField()
 	for round := range 300 {
-		l := syncproto.RosterLine{ID: pick(), Kind: syncproto.Kind(pick()), Year: r.IntN(3000) - 10, Name: pick(),
-			Initials: pick(), Masked: pick(), IDHash: pick(), VillageCode: pick(), Category: syncproto.Category(pick()),
-			Due: syncproto.Money(r.Int64N(1<<40) - 1<<39), Subsidy: syncproto.Money(r.Int64N(1 << 30)),
-			FullySubsidised: r.IntN(2) == 0, Paid: r.IntN(2) == 0, Review: pick()}
-		switch r.IntN(3) {
-		case 1:
-			l.Grades = []syncproto.Money{}
-		case 2:
-			for range 1 + r.IntN(5) {
-				l.Grades = append(l.Grades, syncproto.Money(r.Int64N(1<<20)))
-			}
-		}
+		l := randomLine(r, strs)
 		got := l.AppendJSON(nil)
 		want, _ := json.Marshal(l)
 		var a, b map[string]any
