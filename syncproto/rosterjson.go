@@ -8,10 +8,11 @@ import (
 	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
-// UnmarshalRosterLine decodes data into *l, replacing what l held, with
-// encoding/json's behaviour (go-json-experiment's v1 semantics: names
+// UnmarshalRosterLine decodes data into *l, replacing what l held, as
+// go-json-experiment's v1 Unmarshal does (encoding/json's behaviour: names
 // matched without regard to case, unknown members ignored, invalid UTF-8
-// replaced, Money checked by its UnmarshalJSON).
+// replaced, Money checked by its UnmarshalJSON; some error texts differ
+// from encoding/json's).
 //
 // A tablet decodes every roster line of its village when it bootstraps
 // (10,000 for 5,000 residents), and the general decoder took a quarter of
@@ -20,7 +21,8 @@ import (
 // with strings free of escapes and control characters, integers and
 // booleans. Anything else — escapes, null, fractions, unknown or repeated
 // members, other spellings of a name — goes to the general decoder, so
-// the result is the same either way (FuzzUnmarshalRosterLine checks it).
+// the result and the error are the same either way
+// (FuzzUnmarshalRosterLine checks it).
 func UnmarshalRosterLine(data []byte, l *RosterLine) error {
 	var x RosterLine
 	if decodeRosterLine(data, &x) {

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,12 @@ func ownedTempDir(t testing.TB, prefix string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		os.Remove(dir + ownerSuffix)
+		// A folder its test could not remove (a busy mount, a cluster
+		// that would not stop) keeps its owner file, unlocked: the next
+		// sweep takes it.
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			os.Remove(dir + ownerSuffix)
+		}
 		tmp.Close()
 	})
 	return dir
@@ -87,9 +93,21 @@ func leftovers(prefix string) []leftover {
 			f.Close() // held: its owner runs
 			continue
 		}
+		// Locked, but perhaps a file its owner or another sweeper removed
+		// since we opened it: only the file still at the path counts.
+		if opened, err := f.Stat(); err != nil || !stillAt(opened, d+ownerSuffix) {
+			f.Close()
+			continue
+		}
 		out = append(out, leftover{dir: d, owner: f})
 	}
 	return out
+}
+
+// stillAt reports whether the file at path is the one described by fi.
+func stillAt(fi os.FileInfo, path string) bool {
+	now, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, now)
 }
 
 // sweepLeftovers stops the clusters and unmounts the disks that dead test
@@ -132,7 +150,9 @@ func sweep(t testing.TB, clusters, disks string) {
 // folder without an owner file stay.
 func TestLeftovers(t *testing.T) {
 	t.Parallel()
-	prefix := "villagesync-leftover-test-" + strings.ReplaceAll(t.Name(), "/", "-") + "-"
+	// A prefix of this run alone: another test process sharing the
+	// folder, or one killed mid-test, does not meet it.
+	prefix := fmt.Sprintf("villagesync-leftover-test-%d-%d-", os.Getpid(), time.Now().UnixNano())
 	live := ownedTempDir(t, prefix+"c-")
 	t.Cleanup(func() { os.Remove(live) })
 	mk := func(name string, owner bool) string {
@@ -166,8 +186,18 @@ func TestLeftovers(t *testing.T) {
 		t.Fatalf("leftovers %v, want %v", got, want)
 	}
 
+	// A folder whose test could not remove it keeps its owner file,
+	// unlocked once the test is over.
+	kept := ""
+	t.Run("KeepsWhatItCouldNotRemove", func(t *testing.T) {
+		kept = ownedTempDir(t, prefix+"d-")
+	})
+	if _, err := os.Stat(kept + ownerSuffix); err != nil {
+		t.Fatalf("the owner file of a folder left in place is gone: %v", err)
+	}
+
 	sweep(t, prefix+"c-", prefix+"d-")
-	for _, d := range []string{deadCluster, deadCluster + ownerSuffix, deadDisk, deadDisk + ownerSuffix} {
+	for _, d := range []string{deadCluster, deadCluster + ownerSuffix, deadDisk, deadDisk + ownerSuffix, kept, kept + ownerSuffix} {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still there after the sweep (%v)", d, err)
 		}
