@@ -307,7 +307,11 @@ func (d *lineDecoder) grades() ([]Money, bool) {
 		d.i++
 		return []Money{}, true
 	}
-	g := make([]Money, 0, 1+bytes.Count(d.b[d.i:d.i+bytes.IndexByte(d.b[d.i:], ']')+1], []byte{','}))
+	n := 1 // the grades up to the first ']', to size the slice once
+	if end := bytes.IndexByte(d.b[d.i:], ']'); end > 0 {
+		n += bytes.Count(d.b[d.i:d.i+end], []byte{','})
+	}
+	g := make([]Money, 0, n)
 	for {
 		n, ok := d.int()
 		if !ok {

@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"sync"
 
-	jsonv2 "github.com/go-json-experiment/json"
-	// encoding/json's behaviour on the v2 engine: a push of 200 records
-	// decodes in about half the time.
-	json "github.com/go-json-experiment/json/v1"
+	"villagesync/syncproto"
 )
 
 // decodeJSON decodes a request body strictly: a member the call does not
 // know is an error, and so is anything after the value.
-func decodeJSON(data []byte, v any) error {
-	return jsonv2.Unmarshal(data, v, json.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))
-}
+func decodeJSON(data []byte, v any) error { return syncproto.UnmarshalStrict(data, v) }
 
 // bodyBuffers hold request bodies while they are decoded: decoding from
 // a whole body, not a stream, spares the decoder a buffer of its own for

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-	jsonfast "github.com/go-json-experiment/json/v1" // encoding/json's behaviour, faster
 	"github.com/jackc/pgx/v5"
 
 	"villagesync/server/internal/auth"
@@ -259,15 +257,10 @@ func (pt *pushTx) checkLink(ctx context.Context, ms []syncproto.Mutation, i int,
 	return false, nil, nil
 }
 
-// strictPayload is encoding/json's behaviour with unknown members
-// refused. Unmarshalled whole, not through a json.Decoder: a Decoder for
-// each of a push's 200 payloads cost 2 µs and 8 allocations more each.
-// A payload is one JSON value (the push body around it was decoded), so
-// a Decoder's leaving of trailing data unread never applied.
-var strictPayload = jsonv2.JoinOptions(jsonfast.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))
-
-// decode reads a mutation's payload strictly; a payload that cannot be
-// used is a rejection (stored, so the chain goes on), not an error.
+// decode reads a mutation's payload strictly (syncproto.UnmarshalStrict:
+// a payload is one JSON value, cut out of the decoded body); a payload
+// that cannot be used is a rejection (stored, so the chain goes on), not
+// an error.
 func decode(m syncproto.Mutation) decoded {
 	d := decoded{m: m}
 	reject := func(en, zh string) decoded {
@@ -278,7 +271,7 @@ func decode(m syncproto.Mutation) decoded {
 	switch m.Kind {
 	case syncproto.MutationCollection:
 		d.collection = &syncproto.Collection{}
-		err = jsonv2.Unmarshal(m.Payload, d.collection, strictPayload)
+		err = syncproto.UnmarshalStrict(m.Payload, d.collection)
 		if err == nil {
 			c := d.collection
 			if _, perr := strconv.ParseInt(c.ReceiptNo, 10, 64); perr != nil || c.RosterEntryID == "" || c.Amount < 0 || c.Grade < 0 || !c.Kind.Valid() {
@@ -287,13 +280,13 @@ func decode(m syncproto.Mutation) decoded {
 		}
 	case syncproto.MutationVoid:
 		d.void = &syncproto.Void{}
-		err = jsonv2.Unmarshal(m.Payload, d.void, strictPayload)
+		err = syncproto.UnmarshalStrict(m.Payload, d.void)
 		if err == nil && (d.void.CollectionID == "" || strings.TrimSpace(d.void.Reason) == "") {
 			return reject("a void needs the collection and a reason", "作废记录须注明所作废的收款及原因")
 		}
 	case syncproto.MutationDeposit:
 		d.deposit = &syncproto.Deposit{}
-		err = jsonv2.Unmarshal(m.Payload, d.deposit, strictPayload)
+		err = syncproto.UnmarshalStrict(m.Payload, d.deposit)
 		if err == nil && (strings.TrimSpace(d.deposit.SlipNo) == "" || d.deposit.Amount < 0) {
 			return reject("a deposit needs a slip number and an amount", "解缴记录须有缴款单号和金额")
 		}
